@@ -1,0 +1,62 @@
+"""config-example and config-check."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import click
+
+from agsekit.cli.options import config_option, json_option, load
+
+
+@click.command("config-example")
+def config_example() -> None:
+    """Print a fully commented example configuration.
+
+    \b
+    Example:
+      agsekit config-example > ~/.config/agsekit/config.yaml
+    """
+    from importlib.resources import files
+
+    click.echo(files("agsekit.config").joinpath("example.yaml").read_text(), nl=False)
+
+
+@click.command("config-check")
+@config_option
+@json_option
+def config_check(config_path: str | None, as_json: bool) -> None:
+    """Validate the configuration and show every value after defaults are filled in."""
+    config = load(config_path)
+    summary: dict[str, Any] = {
+        "path": str(config.path),
+        "vms": {
+            name: {"cpu": vm.cpu, "ram": vm.ram, "disk": vm.disk} for name, vm in config.vms.items()
+        },
+        "mounts": [
+            {
+                "source": str(m.source),
+                "target": m.target,
+                "backup": str(m.backup),
+                "interval": m.interval_minutes,
+                "vm": m.vm,
+            }
+            for m in config.mounts
+        ],
+        "agents": {name: {"type": a.type, "vm": a.vm} for name, a in config.agents.items()},
+    }
+    if as_json:
+        from agsekit.cli.render import print_json
+
+        print_json(summary)
+        return
+    click.echo(f"{config.path}: valid")
+    for name, vm in summary["vms"].items():
+        click.echo(f"  vm {name}: {vm['cpu']} CPU, {vm['ram']} RAM, {vm['disk']} disk")
+    for m in summary["mounts"]:
+        click.echo(
+            f"  mount {m['source']} -> {m['vm']}:{m['target']}, "
+            f"snapshots in {m['backup']} every {m['interval']:g} min"
+        )
+    for name, a in summary["agents"].items():
+        click.echo(f"  agent {name}: {a['type']}")

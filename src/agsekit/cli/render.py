@@ -1,0 +1,70 @@
+"""Terminal output: the Reporter the CLI hands to domain code, and JSON printing."""
+
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, TextIO
+
+
+class TerminalReporter:
+    """Messages to stdout/stderr; a live progress line only when stderr is a terminal."""
+
+    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+        self.out = out or sys.stdout
+        self.err = err or sys.stderr
+        self.interactive = self.err.isatty()
+        self._progress: Any = None
+        self._task: Any = None
+
+    def info(self, message: str) -> None:
+        self._pause_progress()
+        print(message, file=self.out, flush=True)
+
+    def warning(self, message: str) -> None:
+        self._pause_progress()
+        print(f"warning: {message}", file=self.err, flush=True)
+
+    def progress(
+        self, done_files: int, total_files: int, done_bytes: int, total_bytes: int
+    ) -> None:
+        if not self.interactive:
+            return
+        if self._progress is None:
+            from rich.console import Console
+            from rich.progress import (
+                BarColumn,
+                DownloadColumn,
+                MofNCompleteColumn,
+                Progress,
+                TextColumn,
+                TimeRemainingColumn,
+            )
+
+            self._progress = Progress(
+                TextColumn("copying"),
+                BarColumn(),
+                DownloadColumn(binary_units=True),
+                MofNCompleteColumn(),
+                TextColumn("files"),
+                TimeRemainingColumn(),
+                console=Console(file=self.err),
+                transient=True,
+            )
+            self._progress.start()
+            self._task = self._progress.add_task("copy", total=max(total_bytes, 1))
+        self._progress.update(self._task, completed=done_bytes, total=max(total_bytes, 1))
+        self._progress.columns[3].text_format = f"{done_files}/{total_files}"
+
+    def progress_done(self) -> None:
+        self._pause_progress()
+
+    def _pause_progress(self) -> None:
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
+
+
+def print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
+    sys.stdout.write("\n")

@@ -1,0 +1,82 @@
+"""The validated configuration as frozen types. Commands receive these, never raw YAML."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+AGENT_TYPES = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
+
+
+@dataclass(frozen=True)
+class VmSpec:
+    name: str
+    cpu: int
+    ram: str
+    disk: str
+    cloud_init: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RetentionPolicy:
+    """Keep every snapshot younger than keep_within, plus the newest of each of the last
+    N hours / days / weeks / months that have one."""
+
+    keep_within: timedelta = timedelta(hours=2)
+    keep_hourly: int = 48
+    keep_daily: int = 30
+    keep_weekly: int = 12
+    keep_monthly: int = 12
+
+
+@dataclass(frozen=True)
+class AlarmPolicy:
+    """A new snapshot that lost at least this share of files, or this many, raises the alarm."""
+
+    deleted_fraction: float = 0.5
+    deleted_files: int = 1000
+    enabled: bool = True
+
+
+@dataclass(frozen=True)
+class MountSpec:
+    source: Path
+    target: str
+    backup: Path
+    interval_minutes: float
+    vm: str
+    retention: RetentionPolicy
+
+    def contains(self, path: Path) -> bool:
+        """True when path is the source or lies inside it (symlinks resolved on both sides)."""
+        real_source = os.path.realpath(self.source)
+        real_path = os.path.realpath(path)
+        return real_path == real_source or real_path.startswith(real_source.rstrip("/") + "/")
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    name: str
+    type: str
+    vm: str | None
+    version: str | None
+    default_args: tuple[str, ...]
+    env: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class Config:
+    path: Path | None
+    vms: dict[str, VmSpec]
+    mounts: tuple[MountSpec, ...]
+    retention: RetentionPolicy
+    alarm: AlarmPolicy
+    agents: dict[str, AgentSpec]
+
+    def mount_for(self, path: Path) -> MountSpec | None:
+        """The mount whose source holds path; the deepest source wins."""
+        holders = [m for m in self.mounts if m.contains(path)]
+        return max(holders, key=lambda m: len(str(m.source)), default=None)

@@ -1,0 +1,1 @@
+"""Pieces every layer shares: errors with exit codes, the reporter protocol, the clock."""

@@ -1,0 +1,42 @@
+"""Snapshot names: the UTC start time as YYYYMMDDTHHMMSSZ, strictly increasing."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+NAME_FORMAT = "%Y%m%dT%H%M%SZ"
+PARTIAL_SUFFIX = "-partial"
+_NAME = re.compile(r"^\d{8}T\d{6}Z$")
+_PARTIAL = re.compile(r"^\d{8}T\d{6}Z-partial$")
+
+
+def is_snapshot_name(name: str) -> bool:
+    if not _NAME.match(name):
+        return False
+    try:
+        parse_name(name)
+    except ValueError:
+        return False
+    return True
+
+
+def is_partial_name(name: str) -> bool:
+    return bool(_PARTIAL.match(name)) and is_snapshot_name(name[: -len(PARTIAL_SUFFIX)])
+
+
+def parse_name(name: str) -> datetime:
+    return datetime.strptime(name, NAME_FORMAT).replace(tzinfo=timezone.utc)
+
+
+def format_name(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime(NAME_FORMAT)
+
+
+def next_name(now: datetime, latest: str | None) -> str:
+    """The name for a snapshot started at `now`: later than `latest` even when two
+    snapshots start in the same second or the clock stepped back."""
+    name = format_name(now)
+    if latest is not None and name <= latest:
+        name = format_name(parse_name(latest) + timedelta(seconds=1))
+    return name

@@ -1,0 +1,1 @@
+"""Adapters for external programs. Only this package starts processes."""

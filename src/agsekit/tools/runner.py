@@ -1,0 +1,99 @@
+"""The one way agsekit runs a program: an argv list in, a typed result out.
+
+No shell is ever involved. A missing program and a failing program are distinct errors
+that carry the command, its exit code and its own words.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import IO
+
+from agsekit.core.errors import ToolFailedError, ToolNotFoundError
+
+Stdin = int | IO[bytes] | IO[str] | None
+
+
+@dataclass(frozen=True)
+class Completed:
+    argv: list[str]
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def which(program: str) -> str | None:
+    return shutil.which(program)
+
+
+def require(program: str, install_hint: str) -> str:
+    path = which(program)
+    if path is None:
+        raise ToolNotFoundError(f"{program} is not installed or not on PATH", hint=install_hint)
+    return path
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    input: str | None = None,
+    stdin: Stdin = subprocess.DEVNULL,
+    env: Mapping[str, str] | None = None,
+    cwd: str | None = None,
+    timeout: float | None = None,
+    check: bool = True,
+    what: str | None = None,
+) -> Completed:
+    """Run argv to completion, capturing text output.
+
+    stdin defaults to /dev/null so that no child ever waits on an inherited terminal or pipe.
+    With check=True a non-zero exit raises ToolFailedError whose message is the program's
+    own last line of stderr, prefixed by `what` (e.g. "multipass launch").
+    """
+    args = [str(a) for a in argv]
+    full_env = None if env is None else {**os.environ, **env}
+    try:
+        proc = subprocess.run(
+            args,
+            input=input,
+            stdin=None if input is not None else stdin,
+            capture_output=True,
+            text=True,
+            errors="replace",
+            env=full_env,
+            cwd=cwd,
+            timeout=timeout,
+            check=False,
+        )
+    except FileNotFoundError as exc:
+        raise ToolNotFoundError(f"{args[0]} is not installed or not on PATH") from exc
+    except subprocess.TimeoutExpired as exc:
+        raise ToolFailedError(
+            f"{what or args[0]} did not finish within {timeout:g} s",
+            argv=args,
+            returncode=-1,
+        ) from exc
+    result = Completed(args, proc.returncode, proc.stdout, proc.stderr)
+    if check and proc.returncode != 0:
+        raise failure(result, what=what)
+    return result
+
+
+def failure(result: Completed, *, what: str | None = None) -> ToolFailedError:
+    words = last_words(result.stderr) or last_words(result.stdout) or "no message"
+    label = what or os.path.basename(result.argv[0])
+    return ToolFailedError(
+        f"{label} failed (exit {result.returncode}): {words}",
+        argv=result.argv,
+        returncode=result.returncode,
+        stderr=result.stderr,
+    )
+
+
+def last_words(text: str, lines: int = 3) -> str:
+    kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return " / ".join(kept[-lines:])

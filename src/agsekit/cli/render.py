@@ -4,26 +4,42 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 from typing import Any, TextIO
 
 
 class TerminalReporter:
     """Messages to stdout/stderr; a live progress line only when stderr is a terminal."""
 
-    def __init__(self, out: TextIO | None = None, err: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        out: TextIO | None = None,
+        err: TextIO | None = None,
+        *,
+        prefix: str | None = None,
+        progress: bool = True,
+        quiet_info: bool = False,
+    ) -> None:
         self.out = out or sys.stdout
         self.err = err or sys.stderr
-        self.interactive = self.err.isatty()
+        self.prefix = f"[{prefix}] " if prefix else ""
+        self.quiet_info = quiet_info
+        self.interactive = progress and self.err.isatty()
+        self._lock = threading.Lock()
         self._progress: Any = None
         self._task: Any = None
 
     def info(self, message: str) -> None:
+        if self.quiet_info:
+            return
         self._pause_progress()
-        print(message, file=self.out, flush=True)
+        with self._lock:
+            print(f"{self.prefix}{message}", file=self.out, flush=True)
 
     def warning(self, message: str) -> None:
         self._pause_progress()
-        print(f"warning: {message}", file=self.err, flush=True)
+        with self._lock:
+            print(f"{self.prefix}warning: {message}", file=self.err, flush=True)
 
     def progress(
         self, done_files: int, total_files: int, done_bytes: int, total_bytes: int
@@ -68,3 +84,12 @@ class TerminalReporter:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
+
+
+def format_bytes(num: int) -> str:
+    value = float(num)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"

@@ -8,8 +8,11 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
-from collections.abc import Mapping, Sequence
+import tempfile
+import threading
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
@@ -97,3 +100,87 @@ def failure(result: Completed, *, what: str | None = None) -> ToolFailedError:
 def last_words(text: str, lines: int = 3) -> str:
     kept = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " / ".join(kept[-lines:])
+
+
+class ChildProcesses:
+    """Long-running children (rsync) that must not outlive a stopped agsekit."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._procs: set[subprocess.Popen[bytes]] = set()
+
+    def add(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.add(proc)
+
+    def discard(self, proc: subprocess.Popen[bytes]) -> None:
+        with self._lock:
+            self._procs.discard(proc)
+
+    def terminate_all(self) -> None:
+        with self._lock:
+            procs = list(self._procs)
+        for proc in procs:
+            stop_group(proc)
+
+
+def stop_group(proc: subprocess.Popen[bytes]) -> None:
+    """Terminate a child started in its own session, with everything it started."""
+    for sig in (signal.SIGTERM, signal.SIGKILL):
+        try:
+            os.killpg(proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            return
+        try:
+            proc.wait(timeout=5)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+
+
+CHILDREN = ChildProcesses()
+
+
+@dataclass(frozen=True)
+class Streamed:
+    returncode: int
+    stderr: str
+
+
+def stream(
+    argv: Sequence[str | bytes],
+    on_chunk: Callable[[bytes], None],
+) -> Streamed:
+    """Run argv with stdin from /dev/null, handing stdout to on_chunk as it arrives.
+
+    The child is registered so that a stopping agsekit terminates it instead of leaving it
+    orphaned; stderr is collected in a temporary file (no pipe to fill up and block on)."""
+    try:
+        with tempfile.TemporaryFile() as err:
+            # its own session: a stop reaches the child's whole process tree through us,
+            # and nothing it leaves behind can keep our pipe open
+            proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=err,
+                bufsize=0,
+                start_new_session=True,
+            )
+            CHILDREN.add(proc)
+            try:
+                out = proc.stdout
+                while out is not None and (chunk := out.read(65536)):
+                    on_chunk(chunk)
+                if out is not None:
+                    out.close()
+                code = proc.wait()
+            finally:
+                if proc.poll() is None:
+                    stop_group(proc)
+                CHILDREN.discard(proc)
+            err.seek(0)
+            return Streamed(code, err.read().decode("utf-8", "replace"))
+    except FileNotFoundError as exc:
+        name = os.fsdecode(argv[0])
+        raise ToolNotFoundError(f"{name} is not installed or not on PATH") from exc

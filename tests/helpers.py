@@ -1,0 +1,70 @@
+"""Helpers shared by the tests: run the CLI for real, describe trees on disk."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_cli(
+    *args: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 120,
+) -> subprocess.CompletedProcess[str]:
+    """Run `agsekit ARGS` in a fresh interpreter, as a user would."""
+    full_env = {**os.environ, **(env or {})}
+    return subprocess.run(
+        [sys.executable, "-m", "agsekit", *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def describe_tree(root: Path | bytes) -> dict[bytes, tuple[str, int, str]]:
+    """Every entry under root: (kind, permission bits, sha256 of content or link target)."""
+    base = os.fsencode(root)
+    out: dict[bytes, tuple[str, int, str]] = {}
+    for folder, dirs, files in os.walk(base):
+        rel_folder = os.path.relpath(folder, base)
+        for name in dirs + files:
+            path = os.path.join(folder, name)
+            rel = os.path.normpath(os.path.join(rel_folder, name))
+            st = os.lstat(path)
+            if stat.S_ISLNK(st.st_mode):
+                out[rel] = ("link", 0, os.readlink(path).hex())
+            elif stat.S_ISDIR(st.st_mode):
+                out[rel] = ("dir", stat.S_IMODE(st.st_mode), "")
+            elif stat.S_ISREG(st.st_mode):
+                digest = hashlib.sha256(Path(os.fsdecode(path)).read_bytes()).hexdigest()
+                out[rel] = ("file", stat.S_IMODE(st.st_mode), digest)
+            else:
+                out[rel] = ("special", 0, "")
+    return out
+
+
+def snapshots_in(dest: Path) -> list[str]:
+    return sorted(
+        p.name for p in dest.iterdir() if p.is_dir() and len(p.name) == 16 and p.name[8] == "T"
+    )
+
+
+def write(path: Path, text: str | bytes = "x") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text)
+    return path

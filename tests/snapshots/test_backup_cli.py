@@ -1,0 +1,477 @@
+"""The backup commands as a user runs them: processes, signals, locks, rsync failures
+(issue 2, behaviours 5-8 and 10)."""
+
+from __future__ import annotations
+
+import os
+import pty
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from agsekit.snapshots.store import Store
+from tests.helpers import describe_tree, run_cli, snapshots_in, write
+
+REAL_RSYNC = shutil.which("rsync") or "rsync"
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    root = tmp_path / "project"
+    for index in range(20):
+        write(root / f"dir{index % 4}" / f"file{index}.txt", f"content {index}\n")
+    return root
+
+
+def test_backup_once_reports_and_exits_zero(project: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    first = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    assert first.returncode == 0, first.stderr
+    assert first.stdout.startswith("Snapshot ")
+    assert "20 added, 0 modified, 0 deleted" in first.stdout
+    again = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    assert again.returncode == 0
+    assert "No changes since snapshot" in again.stdout
+    assert len(snapshots_in(dest)) == 1
+
+
+def test_backup_once_json(project: Path, tmp_path: Path) -> None:
+    import json
+
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", tmp_path / "d", "--json")
+    data = json.loads(proc.stdout)
+    assert data["status"] == "created"
+    assert data["files"] == 20
+
+
+def test_emptied_source_exits_non_zero_and_names_last_good(project: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    good = snapshots_in(dest)[0]
+    shutil.rmtree(project)
+    project.mkdir()
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    assert proc.returncode == 3
+    assert good in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshots_in(dest) == [good]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("--source-dir", "{tmp}/missing", "--dest-dir", "{tmp}/d"), "does not exist"),
+        (("--source-dir", "{tmp}/d", "--dest-dir", "{tmp}/d"), "cannot be the source itself"),
+    ],
+)
+def test_bad_paths_are_clear_errors(tmp_path: Path, args: tuple[str, ...], message: str) -> None:
+    (tmp_path / "d").mkdir()
+    proc = run_cli("backup-once", *(a.format(tmp=tmp_path) for a in args))
+    assert proc.returncode == 2
+    assert message in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+# ----- 6. killed at any moment -----------------------------------------------------------
+
+
+def test_sigkill_at_any_moment_never_leaves_a_false_snapshot(tmp_path: Path) -> None:
+    src = tmp_path / "big"
+    for index in range(1500):
+        write(src / f"d{index % 30}" / f"f{index}", os.urandom(2048))
+    dest = tmp_path / "dest"
+    run_cli("backup-once", "--source-dir", src, "--dest-dir", dest)
+    first = snapshots_in(dest)[0]
+    first_tree = describe_tree(dest / first)
+    for index in range(0, 1500, 3):
+        write(src / f"d{index % 30}" / f"f{index}", os.urandom(2048))
+    expected = describe_tree(src)
+    for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.9):
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "agsekit",
+                "backup-once",
+                "--source-dir",
+                str(src),
+                "--dest-dir",
+                str(dest),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(delay)
+        proc.kill()
+        proc.wait()
+        for name in snapshots_in(dest):
+            want = first_tree if name == first else expected
+            assert describe_tree(dest / name) == want, f"{name} after a kill at {delay}s"
+    final = run_cli("backup-once", "--source-dir", src, "--dest-dir", dest)
+    assert final.returncode == 0, final.stderr
+    assert describe_tree(dest / first) == first_tree
+    assert describe_tree(dest / snapshots_in(dest)[-1]) == expected
+    assert Store(dest).partial_names() == []
+
+
+def test_leftover_partial_is_cleaned_and_older_snapshots_untouched(
+    project: Path, tmp_path: Path
+) -> None:
+    dest = tmp_path / "dest"
+    run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    first = snapshots_in(dest)[0]
+    before = describe_tree(dest / first)
+    partial = dest / "20991231T235959Z-partial"
+    os.link(dest / first / "dir0" / "file0.txt", write(partial / "x").parent / "linked")
+    write(project / "new.txt")
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    assert proc.returncode == 0, proc.stderr
+    assert "interrupted run" in proc.stdout
+    assert not partial.exists()
+    assert describe_tree(dest / first) == before
+
+
+# ----- 7. one writer at a time -----------------------------------------------------------
+
+
+def test_second_writer_waits_for_the_lock_and_says_so(project: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    store = Store(dest)
+    released = threading.Event()
+
+    def hold() -> None:
+        with store.locked():
+            released.wait(10)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    time.sleep(0.2)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agsekit",
+            "backup-once",
+            "--source-dir",
+            str(project),
+            "--dest-dir",
+            str(dest),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(1.5)
+    assert proc.poll() is None, "backup-once did not wait for the lock"
+    assert snapshots_in(dest) == []
+    released.set()
+    holder.join()
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 0, err
+    assert "waiting for another agsekit process" in out
+    assert len(snapshots_in(dest)) == 1
+
+
+@pytest.fixture
+def loop_process(project: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
+    dest = tmp_path / "dest"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agsekit",
+            "backup-repeated",
+            "--source-dir",
+            str(project),
+            "--dest-dir",
+            str(dest),
+            "--interval",
+            "0.02",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    yield proc, dest
+    if proc.poll() is None:
+        proc.kill()
+        proc.wait()
+
+
+def read_until(proc: subprocess.Popen[str], needle: str, count: int = 1) -> list[str]:
+    lines: list[str] = []
+    assert proc.stdout is not None
+    while sum(needle in line for line in lines) < count:
+        line = proc.stdout.readline()
+        if not line:
+            raise AssertionError(f"process ended before {needle!r}: {lines}")
+        lines.append(line)
+    return lines
+
+
+def test_repeated_loop_snapshots_changes_and_prints_done(
+    loop_process: tuple[subprocess.Popen[str], Path], project: Path
+) -> None:
+    proc, dest = loop_process
+    lines = read_until(proc, "Done, waiting 0.02 minutes")
+    assert lines[0].startswith("Snapshot ")
+    write(project / "added.txt", "new")
+    lines = read_until(proc, "Snapshot ")
+    assert len(snapshots_in(dest)) == 2
+    assert (dest / snapshots_in(dest)[-1] / "added.txt").read_text() == "new"
+    assert Store(dest).loop_running()
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    assert not Store(dest).loop_running()
+
+
+def test_loop_does_not_hold_the_lock_between_runs(
+    loop_process: tuple[subprocess.Popen[str], Path], project: Path
+) -> None:
+    proc, dest = loop_process
+    read_until(proc, "Done, waiting")
+    write(project / "x.txt")
+    once = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, timeout=60)
+    assert once.returncode == 0
+
+
+# ----- 8. rsync failures -----------------------------------------------------------------
+
+
+def fake_rsync(bin_dir: Path, body: str) -> dict[str, str]:
+    """An `rsync` first on PATH that runs `body` (sh) and then the real rsync."""
+    bin_dir.mkdir(exist_ok=True)
+    script = bin_dir / "rsync"
+    script.write_text(f'#!/bin/sh\n{body}\nexec {REAL_RSYNC} "$@"\n')
+    script.chmod(0o755)
+    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+
+
+def test_vanished_files_give_a_complete_snapshot_with_a_warning(
+    project: Path, tmp_path: Path
+) -> None:
+    victim = project / "dir1" / "file1.txt"
+    env = fake_rsync(tmp_path / "bin", f"rm -f '{victim}'")
+    dest = tmp_path / "dest"
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "vanished" in proc.stderr
+    snapshot = dest / snapshots_in(dest)[0]
+    assert not (snapshot / "dir1" / "file1.txt").exists()
+    assert describe_tree(snapshot) == describe_tree(project)
+    again = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    assert "No changes" in again.stdout
+
+
+def test_rsync_failure_is_reported_in_its_own_words(project: Path, tmp_path: Path) -> None:
+    dest = tmp_path / "dest"
+    run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    first = snapshots_in(dest)[0]
+    before = describe_tree(dest / first)
+    env = fake_rsync(
+        tmp_path / "bin", 'echo "rsync: write failed: No space left on device (28)" >&2; exit 11'
+    )
+    write(project / "new.txt")
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
+    assert proc.returncode == 1
+    assert "No space left on device" in proc.stderr
+    assert "exit 11" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert snapshots_in(dest) == [first]
+    assert Store(dest).partial_names() == []
+    assert describe_tree(dest / first) == before
+
+
+def test_loop_survives_a_failed_run_and_retries(project: Path, tmp_path: Path) -> None:
+    flag = tmp_path / "failed-once"
+    env = fake_rsync(
+        tmp_path / "bin",
+        f'if [ ! -e "{flag}" ]; then touch "{flag}"; echo "rsync: boom" >&2; exit 12; fi',
+    )
+    dest = tmp_path / "dest"
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agsekit",
+            "backup-repeated",
+            "--source-dir",
+            str(project),
+            "--dest-dir",
+            str(dest),
+            "--interval",
+            "0.01",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )
+    try:
+        read_until(proc, "Snapshot ")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=30)
+    assert "rsync: boom" in err
+    assert "trying again" in err
+    assert len(snapshots_in(dest)) == 1
+    assert "failed: " in (dest / ".agsekit" / "log").read_text()
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_stopping_a_loop_leaves_no_rsync_behind(
+    tmp_path: Path, project: Path, sig: signal.Signals
+) -> None:
+    marker = tmp_path / "rsync-pid"
+    env = fake_rsync(tmp_path / "bin", f'echo $$ > "{marker}"; sleep 30')
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agsekit",
+            "backup-repeated",
+            "--source-dir",
+            str(project),
+            "--dest-dir",
+            str(tmp_path / "dest"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env={**os.environ, **env},
+        start_new_session=True,  # a signal to agsekit alone, not to its process group
+    )
+    deadline = time.monotonic() + 30
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    rsync_pid = int(marker.read_text())
+    proc.send_signal(sig)
+    assert proc.wait(timeout=30) == 130
+    time.sleep(0.2)
+    assert not _alive(rsync_pid), "rsync outlived agsekit"
+    assert Store(tmp_path / "dest").partial_names() == []
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split()[2] != "Z"
+    except OSError:
+        return False
+
+
+# ----- config-driven loops ---------------------------------------------------------------
+
+
+def write_config(tmp_path: Path, *sources: Path) -> Path:
+    mounts = "".join(
+        f"  - source: {s}\n    backup: {tmp_path / ('b-' + s.name)}\n    interval: 0.01\n"
+        for s in sources
+    )
+    return write(tmp_path / "config.yaml", f"vms:\n  agent: {{}}\nmounts:\n{mounts}")
+
+
+def test_repeated_mount_finds_the_mount_from_a_path_inside_it(
+    tmp_path: Path, project: Path
+) -> None:
+    config = write_config(tmp_path, project)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "agsekit",
+            "backup-repeated-mount",
+            "--mount",
+            str(project / "dir1"),
+            "--config",
+            str(config),
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        read_until(proc, "Done, waiting 0.01 minutes")
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert len(snapshots_in(tmp_path / "b-project")) == 1
+
+
+def test_repeated_mount_unknown_path_is_a_clear_error(tmp_path: Path, project: Path) -> None:
+    config = write_config(tmp_path, project)
+    proc = run_cli("backup-repeated-mount", "--mount", tmp_path / "elsewhere", "--config", config)
+    assert proc.returncode == 2
+    assert "is not inside any mount" in proc.stderr
+    assert str(project) in proc.stderr
+
+
+def test_repeated_all_runs_every_mount_and_stops_on_ctrl_c(tmp_path: Path) -> None:
+    sources = [tmp_path / "alpha", tmp_path / "beta"]
+    for source in sources:
+        write(source / "f.txt", source.name)
+    config = write_config(tmp_path, *sources)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agsekit", "backup-repeated-all", "--config", str(config)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        lines = read_until(proc, "Done, waiting", count=2)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.communicate(timeout=30)
+    assert proc.returncode == 130
+    assert any(line.startswith("[alpha] ") for line in lines)
+    assert any(line.startswith("[beta] ") for line in lines)
+    for source in sources:
+        assert len(snapshots_in(tmp_path / f"b-{source.name}")) == 1
+
+
+# ----- 10. progress only on a terminal ---------------------------------------------------
+
+
+def run_in_pty(args: list[str]) -> str:
+    pid, fd = pty.fork()
+    if pid == 0:  # child
+        os.execv(sys.executable, [sys.executable, "-m", "agsekit", *args])
+    chunks = []
+    while True:
+        ready, _, _ = select.select([fd], [], [], 60)
+        if not ready:
+            break
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    os.waitpid(pid, 0)
+    return b"".join(chunks).decode("utf-8", "replace")
+
+
+def test_first_snapshot_shows_progress_on_a_terminal_only(tmp_path: Path) -> None:
+    src = tmp_path / "large"
+    for index in range(300):
+        write(src / f"d{index % 10}" / f"f{index}", os.urandom(200_000))
+    on_tty = run_in_pty(
+        ["backup-once", "--source-dir", str(src), "--dest-dir", str(tmp_path / "a")]
+    )
+    assert "copying" in on_tty
+    assert "files" in on_tty
+    piped = run_cli("backup-once", "--source-dir", src, "--dest-dir", tmp_path / "b")
+    assert "copying" not in piped.stdout + piped.stderr
+    assert "\x1b[" not in piped.stdout + piped.stderr

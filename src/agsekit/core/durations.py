@@ -19,7 +19,12 @@ _UNITS = {
     "w": 604800,
     "week": 604800,
 }
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+?)s?\s*", re.IGNORECASE)
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", re.IGNORECASE)
+
+
+def _singular(unit: str) -> str:
+    # "minutes" -> "minute"; two-letter words like "ms" stay unknown rather than minutes.
+    return unit[:-1] if unit not in _UNITS and len(unit) > 2 and unit.endswith("s") else unit
 
 
 def parse_duration(text: str) -> timedelta:
@@ -33,7 +38,7 @@ def parse_duration(text: str) -> timedelta:
         match = _PART.match(text, pos)
         if match is None or match.end() == pos:
             raise ValueError(f"not a duration: {text!r} (use e.g. 30m, 2h, 7d, 1w)")
-        unit = match.group(2).lower()
+        unit = _singular(match.group(2).lower())
         if unit not in _UNITS:
             raise ValueError(f"unknown unit {match.group(2)!r} in {text!r} (use s, m, h, d or w)")
         total += float(match.group(1)) * _UNITS[unit]

@@ -68,3 +68,22 @@ def write(path: Path, text: str | bytes = "x") -> Path:
     else:
         path.write_text(text)
     return path
+
+
+def start_cli(
+    *args: str | os.PathLike[str],
+    env: Mapping[str, str] | None = None,
+    new_session: bool = False,
+    capture: bool = True,
+) -> subprocess.Popen[str]:
+    """Start `agsekit ARGS` in the background (text pipes unless capture=False)."""
+    pipe = subprocess.PIPE if capture else subprocess.DEVNULL
+    return subprocess.Popen(
+        [sys.executable, "-m", "agsekit", *map(str, args)],
+        stdout=pipe,
+        stderr=pipe,
+        stdin=subprocess.DEVNULL,
+        text=True,
+        env={**os.environ, **(env or {})},
+        start_new_session=new_session,
+    )

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from agsekit.snapshots.store import Store
-from tests.helpers import describe_tree, run_cli, snapshots_in, write
+from tests.helpers import describe_tree, run_cli, snapshots_in, start_cli, write
 
 REAL_RSYNC = shutil.which("rsync") or "rsync"
 
@@ -95,19 +95,8 @@ def test_sigkill_at_any_moment_never_leaves_a_false_snapshot(tmp_path: Path) -> 
         write(src / f"d{index % 30}" / f"f{index}", os.urandom(2048))
     expected = describe_tree(src)
     for delay in (0.05, 0.15, 0.3, 0.45, 0.6, 0.9):
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "agsekit",
-                "backup-once",
-                "--source-dir",
-                str(src),
-                "--dest-dir",
-                str(dest),
-            ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+        proc = start_cli(
+            "backup-once", "--source-dir", str(src), "--dest-dir", str(dest), capture=False
         )
         time.sleep(delay)
         proc.kill()
@@ -154,21 +143,7 @@ def test_second_writer_waits_for_the_lock_and_says_so(project: Path, tmp_path: P
     holder = threading.Thread(target=hold)
     holder.start()
     time.sleep(0.2)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agsekit",
-            "backup-once",
-            "--source-dir",
-            str(project),
-            "--dest-dir",
-            str(dest),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli("backup-once", "--source-dir", str(project), "--dest-dir", str(dest))
     time.sleep(1.5)
     assert proc.poll() is None, "backup-once did not wait for the lock"
     assert snapshots_in(dest) == []
@@ -183,22 +158,14 @@ def test_second_writer_waits_for_the_lock_and_says_so(project: Path, tmp_path: P
 @pytest.fixture
 def loop_process(project: Path, tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path]]:
     dest = tmp_path / "dest"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agsekit",
-            "backup-repeated",
-            "--source-dir",
-            str(project),
-            "--dest-dir",
-            str(dest),
-            "--interval",
-            "0.02",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_cli(
+        "backup-repeated",
+        "--source-dir",
+        str(project),
+        "--dest-dir",
+        str(dest),
+        "--interval",
+        "0.02",
     )
     yield proc, dest
     if proc.poll() is None:
@@ -297,23 +264,15 @@ def test_loop_survives_a_failed_run_and_retries(project: Path, tmp_path: Path) -
         f'if [ ! -e "{flag}" ]; then touch "{flag}"; echo "rsync: boom" >&2; exit 12; fi',
     )
     dest = tmp_path / "dest"
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agsekit",
-            "backup-repeated",
-            "--source-dir",
-            str(project),
-            "--dest-dir",
-            str(dest),
-            "--interval",
-            "0.01",
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={**os.environ, **env},
+    proc = start_cli(
+        "backup-repeated",
+        "--source-dir",
+        str(project),
+        "--dest-dir",
+        str(dest),
+        "--interval",
+        "0.01",
+        env=env,
     )
     try:
         read_until(proc, "Snapshot ")
@@ -332,21 +291,15 @@ def test_stopping_a_loop_leaves_no_rsync_behind(
 ) -> None:
     marker = tmp_path / "rsync-pid"
     env = fake_rsync(tmp_path / "bin", f'echo $$ > "{marker}"; sleep 30')
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agsekit",
-            "backup-repeated",
-            "--source-dir",
-            str(project),
-            "--dest-dir",
-            str(tmp_path / "dest"),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        env={**os.environ, **env},
-        start_new_session=True,  # a signal to agsekit alone, not to its process group
+    proc = start_cli(
+        "backup-repeated",
+        "--source-dir",
+        str(project),
+        "--dest-dir",
+        str(tmp_path / "dest"),
+        capture=False,
+        env=env,
+        new_session=True,
     )
     deadline = time.monotonic() + 30
     while not marker.exists() and time.monotonic() < deadline:
@@ -386,20 +339,8 @@ def test_repeated_mount_finds_the_mount_from_a_path_inside_it(
     tmp_path: Path, project: Path
 ) -> None:
     config = write_config(tmp_path, project)
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "agsekit",
-            "backup-repeated-mount",
-            "--mount",
-            str(project / "dir1"),
-            "--config",
-            str(config),
-        ],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    proc = start_cli(
+        "backup-repeated-mount", "--mount", str(project / "dir1"), "--config", str(config)
     )
     try:
         read_until(proc, "Done, waiting 0.01 minutes")
@@ -422,12 +363,7 @@ def test_repeated_all_runs_every_mount_and_stops_on_ctrl_c(tmp_path: Path) -> No
     for source in sources:
         write(source / "f.txt", source.name)
     config = write_config(tmp_path, *sources)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "agsekit", "backup-repeated-all", "--config", str(config)],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    proc = start_cli("backup-repeated-all", "--config", config)
     try:
         lines = read_until(proc, "Done, waiting", count=2)
     finally:

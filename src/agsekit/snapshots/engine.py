@@ -146,7 +146,7 @@ def _take_locked(
     state = fastcheck.load_state(state_file)
     prune = state.prune if state is not None and state.context == context else ()
     prune = prune or fastcheck.prune_list([], paths.store_inside)
-    print_before_walk = fastcheck.fingerprint(paths.source_b, prune) if latest else None
+    print_before_walk = fastcheck.fingerprint(paths.source_b, prune)
     if (
         latest is not None
         and print_before_walk is not None

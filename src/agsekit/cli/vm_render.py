@@ -22,7 +22,7 @@ def status_lines(report: VmReport) -> list[str]:
     address = f" ({', '.join(report.actual.ipv4)})" if report.actual and report.actual.ipv4 else ""
     state = "not created" if report.state == ABSENT else report.state
     lines = [f"{report.name}: {state}{address}"]
-    actual = report.actual.configured if report.actual else None
+    actual = report.actual_resources
     lines.append(f"  config: {_resources(report.wanted)}")
     if actual is not None:
         lines.append(f"  VM:     {_resources(actual)}")

@@ -45,7 +45,6 @@ class ActiveMount:
 class VmStatus:
     name: str
     state: str
-    configured: Resources | None
     guest: GuestUsage | None
     mounts: tuple[ActiveMount, ...]
     ipv4: tuple[str, ...] = ()
@@ -69,16 +68,22 @@ class ExecResult:
 class VmBackend(Protocol):
     name: str
 
-    def ensure_available(self) -> str:
-        """The manager's version; raises an AgsekitError with the fix when it is unusable."""
+    def ensure_available(self) -> None:
+        """Raises an AgsekitError with the fix when the manager is missing or unreachable."""
         ...
+
+    def version(self) -> str: ...
 
     def states(self) -> dict[str, str]:
         """Every VM the manager knows, with its state (deleted ones included)."""
         ...
 
     def status(self, name: str) -> VmStatus | None:
-        """Full status of one VM, or None when it does not exist."""
+        """State, guest usage and active mounts of one VM, or None when it does not exist."""
+        ...
+
+    def resources(self, name: str) -> Resources:
+        """The CPUs, memory and disk the VM is configured with (it may be stopped)."""
         ...
 
     def create(self, spec: VmSpec) -> None: ...

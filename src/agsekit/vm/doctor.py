@@ -40,7 +40,8 @@ def run_checks(config: Config, backend: VmBackend) -> list[Check]:
 
 def _backend_check(backend: VmBackend) -> Check:
     try:
-        version = backend.ensure_available()
+        backend.ensure_available()
+        version = backend.version()
     except AgsekitError as exc:
         return Check(PROBLEM, exc.message, exc.hint)
     return Check(OK, f"{backend.name} {version} is installed and its daemon answers")

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from agsekit.config.model import Config, VmSpec
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
-from agsekit.vm.backend import RUNNING, Resources, VmBackend, VmStatus
+from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
 from agsekit.vm.capacity import HostCapacity, capacity_problems, host_capacity
 from agsekit.vm.mounts import ensure_mounts
 from agsekit.vm.reconcile import Difference, ResizePlan, plan_resize, resource_differences
@@ -102,7 +102,8 @@ def _launch(spec: VmSpec, backend: VmBackend, reporter: Reporter) -> CreateOutco
 
 
 def _compare_existing(spec: VmSpec, backend: VmBackend, reporter: Reporter) -> CreateOutcome:
-    differences = resource_differences(spec, configured_of(existing_status(backend, spec.name)))
+    existing_status(backend, spec.name)
+    differences = resource_differences(spec, backend.resources(spec.name))
     if not differences:
         reporter.info(f"VM {spec.name} already exists and matches the config")
     else:
@@ -117,13 +118,7 @@ def _compare_existing(spec: VmSpec, backend: VmBackend, reporter: Reporter) -> C
 
 def resize_plan(spec: VmSpec, backend: VmBackend) -> tuple[VmStatus, ResizePlan]:
     status = existing_status(backend, spec.name)
-    return status, plan_resize(spec, configured_of(status))
-
-
-def configured_of(status: VmStatus) -> Resources:
-    if status.configured is None:  # only deleted VMs lack it, and those were refused
-        raise VmDeletedError(status.name)
-    return status.configured
+    return status, plan_resize(spec, backend.resources(spec.name))
 
 
 def apply_resize(

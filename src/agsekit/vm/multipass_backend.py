@@ -21,24 +21,21 @@ from agsekit.vm.backend import ActiveMount, ExecResult, GuestUsage, Resources, V
 class MultipassBackend:
     name = "multipass"
 
-    def ensure_available(self) -> str:
-        if not mp.installed():
-            raise mp.MultipassNotInstalledError()
-        version = mp.version()
-        if version.daemon is None:
-            # `version` succeeds without the daemon; `list` reports the socket problem.
-            mp.list_instances()
-        return version.daemon or version.client
+    def ensure_available(self) -> None:
+        mp.list_instances()  # fails with the fix when not installed or the daemon is down
+
+    def version(self) -> str:
+        found = mp.version()
+        return found.daemon or found.client
 
     def states(self) -> dict[str, str]:
         return {item.name: item.state for item in mp.list_instances()}
 
     def status(self, name: str) -> VmStatus | None:
-        state = self.states().get(name)
-        if state is None:
+        try:
+            info = mp.info(name)
+        except mp.InstanceNotFoundError:
             return None
-        info = mp.info(name)
-        configured = None if info.state == "Deleted" else self._configured(name)
         guest = None
         if info.cpu_count is not None or info.memory_total is not None:
             guest = GuestUsage(
@@ -51,13 +48,12 @@ class MultipassBackend:
         return VmStatus(
             name=name,
             state=info.state,
-            configured=configured,
             guest=guest,
             mounts=tuple(ActiveMount(m.source, m.target) for m in info.mounts),
             ipv4=info.ipv4,
         )
 
-    def _configured(self, name: str) -> Resources:
+    def resources(self, name: str) -> Resources:
         values = mp.get_configured(name)
         return Resources(values.cpus, values.memory, values.disk)
 

@@ -28,6 +28,7 @@ class VmReport:
     state: str  # the manager's word, or "Absent" when the VM was never created
     wanted: Resources
     actual: VmStatus | None
+    actual_resources: Resources | None
     differences: tuple[Difference, ...]
     mounts: tuple[MountStatus, ...]
     unexpected_mounts: tuple[ActiveMount, ...]
@@ -45,17 +46,15 @@ def collect(config: Config, backend: VmBackend, now: datetime | None = None) -> 
         configured = [m for m in config.mounts if m.vm == name]
         comparison = compare_mounts(configured, status.mounts if status else ())
         active = set(id(m) for m in comparison.active)
-        differences = (
-            resource_differences(spec, status.configured)
-            if status is not None and status.configured is not None
-            else ()
-        )
+        resources = None if status is None or status.deleted else backend.resources(name)
+        differences = resource_differences(spec, resources) if resources else ()
         reports.append(
             VmReport(
                 name=name,
                 state=status.state if status else ABSENT,
                 wanted=wanted(spec),
                 actual=status,
+                actual_resources=resources,
                 differences=differences,
                 mounts=tuple(_mount_status(m, id(m) in active, moment) for m in configured),
                 unexpected_mounts=comparison.unexpected,
@@ -80,7 +79,7 @@ def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
             "name": r.name,
             "state": r.state,
             "configured": resources(r.wanted),
-            "actual": resources(r.actual.configured if r.actual else None),
+            "actual": resources(r.actual_resources),
             "guest": None if r.actual is None or r.actual.guest is None else vars(r.actual.guest),
             "differences": [vars(d) for d in r.differences],
             "mounts": [

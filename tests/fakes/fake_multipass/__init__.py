@@ -9,6 +9,7 @@ JSON shapes. State lives in the folder named by $AGSEKIT_FAKE_MULTIPASS_STATE:
     access-denied         if present: every command fails with "socket access denied"
     drop-mounts-on-start  if present: starting an instance drops its mounts (Multipass does
                           this silently when a mount fails to re-activate)
+    broken-mounts         if present: mounts show up as empty folders inside the instance
     snap-confinement      if present: mount sources and cloud-init files outside /home or
                           under a hidden folder "do not exist", as with the Linux snap
 

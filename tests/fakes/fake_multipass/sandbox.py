@@ -7,7 +7,7 @@ import shlex
 import subprocess
 from pathlib import Path
 
-from .state import Instance, home_of, state_dir
+from .state import Instance, home_of, state_dir, switch
 
 GUEST_HOME = "/home/ubuntu"
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
@@ -71,10 +71,10 @@ def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
     mounts = instance.get("mounts", {})
     for target in sorted(mounts, key=len):  # parents before children
         source = mounts[target]["source_path"]
-        if Path(source).is_dir():
+        if Path(source).is_dir() and not switch("broken-mounts"):
             args += ["--bind", source, target]
         else:
-            args += ["--dir", target]  # a mount whose source vanished shows up empty
+            args += ["--dir", target]  # a broken mount shows up as an empty folder
     args += ["--chdir", GUEST_HOME, "--clearenv"]
     env = {
         "HOME": GUEST_HOME,

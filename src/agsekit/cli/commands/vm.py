@@ -179,7 +179,8 @@ def restart_vm(name: str | None, all_vms: bool, config_path: str | None) -> None
 @click.command("destroy-vm")
 @click.argument("name")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
-def destroy_vm(name: str, yes: bool) -> None:
+@config_option
+def destroy_vm(name: str, yes: bool, config_path: str | None) -> None:
     """Delete a VM and purge it (this VM only), with everything stored inside it.
 
     Folders mounted from the host and their snapshots are not touched.
@@ -192,5 +193,7 @@ def destroy_vm(name: str, yes: bool) -> None:
     from agsekit.vm.backends import default_backend
     from agsekit.vm.lifecycle import destroy_vm as destroy
 
-    confirm(f"Delete the VM {name} and everything inside it for good?", yes)
+    config = load(config_path, required=False)
+    unknown = "" if name in config.vms else " (it is not in the config)"
+    confirm(f"Delete the VM {name}{unknown} and everything inside it for good?", yes)
     destroy(name, default_backend(), TerminalReporter())

@@ -9,6 +9,9 @@ import pytest
 from agsekit.tools import multipass as mp
 from tests.vm.conftest import Multipass, fake_only
 
+# Runs against the double, or a real Multipass with AGSEKIT_TEST_REAL_MULTIPASS=1.
+pytestmark = pytest.mark.real_multipass
+
 
 def test_info_and_configured_resources(in_process_multipass: Multipass, workdir: Path) -> None:
     name = in_process_multipass.new_name()

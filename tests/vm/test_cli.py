@@ -12,6 +12,9 @@ import pytest
 
 from tests.vm.conftest import REAL, Multipass, agsekit, fake_only
 
+# Runs against the double, or a real Multipass with AGSEKIT_TEST_REAL_MULTIPASS=1.
+pytestmark = pytest.mark.real_multipass
+
 
 class Setup:
     def __init__(self, multipass: Multipass, workdir: Path, tmp_path: Path) -> None:

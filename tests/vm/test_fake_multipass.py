@@ -8,7 +8,12 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.vm.conftest import Multipass, fake_only
+import pytest
+
+from tests.vm.conftest import REAL, Multipass, fake_only
+
+# Runs against the double, or a real Multipass with AGSEKIT_TEST_REAL_MULTIPASS=1.
+pytestmark = pytest.mark.real_multipass
 
 
 def test_launch_list_info_json_shapes(multipass: Multipass) -> None:
@@ -206,3 +211,9 @@ def test_snap_confinement_makes_paths_outside_home_look_missing(
     result = multipass.run("mount", str(workdir / "proj"), name)
     assert result.returncode == 2
     assert "does not exist." in result.stderr
+
+
+@pytest.mark.skipif(not REAL, reason="set AGSEKIT_TEST_REAL_MULTIPASS=1 to use a real Multipass")
+def test_a_real_multipass_answers(multipass: Multipass) -> None:
+    version = json.loads(multipass.ok("version", "--format", "json"))
+    assert version["multipassd"].startswith("1.")

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.vm.conftest import Multipass
+
+# Runs against the double, or a real Multipass with AGSEKIT_TEST_REAL_MULTIPASS=1.
+pytestmark = pytest.mark.real_multipass
 
 
 def mounted(multipass: Multipass, workdir: Path) -> tuple[str, Path]:

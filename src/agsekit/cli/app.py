@@ -31,6 +31,19 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "config-example": ("config", "config_example", "Print a fully commented example config."),
     "config-check": ("config", "config_check", "Validate the config and show what it resolves to."),
+    "prepare": ("vm_info", "prepare", "Install Multipass, rsync and ssh when missing."),
+    "create-vms": ("vm", "create_vms", "Create every VM of the config (or compare it)."),
+    "create-vm": ("vm", "create_vm", "Create one VM of the config (or compare it)."),
+    "resize-vm": ("vm", "resize_vm", "Apply the configured cpu/ram/disk to an existing VM."),
+    "start-vm": ("vm", "start_vm", "Start a VM and mount its configured folders."),
+    "stop-vm": ("vm", "stop_vm", "Stop a VM."),
+    "restart-vm": ("vm", "restart_vm", "Restart a VM and mount its configured folders."),
+    "destroy-vm": ("vm", "destroy_vm", "Delete and purge one VM."),
+    "mount": ("vm_mounts", "mount", "Mount configured folders into their VMs."),
+    "umount": ("vm_mounts", "umount", "Unmount configured folders from their VMs."),
+    "shell": ("vm_mounts", "shell", "Open an interactive shell in a VM."),
+    "status": ("vm_info", "status", "VMs, resources, mounts and latest snapshots."),
+    "doctor": ("vm_info", "doctor", "Check the host and config; explain each fix."),
 }
 
 

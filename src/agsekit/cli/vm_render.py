@@ -1,0 +1,75 @@
+"""Plain-text rendering of `status` and `doctor` results."""
+
+from __future__ import annotations
+
+import click
+
+from agsekit.config.sizes import format_size
+from agsekit.vm.backend import Resources
+from agsekit.vm.doctor import Check
+from agsekit.vm.status import ABSENT, MountStatus, VmReport
+
+
+def print_status(reports: list[VmReport]) -> None:
+    if not reports:
+        click.echo("no VMs in the config")
+    for report in reports:
+        for line in status_lines(report):
+            click.echo(line)
+
+
+def status_lines(report: VmReport) -> list[str]:
+    address = f" ({', '.join(report.actual.ipv4)})" if report.actual and report.actual.ipv4 else ""
+    state = "not created" if report.state == ABSENT else report.state
+    lines = [f"{report.name}: {state}{address}"]
+    actual = report.actual_resources
+    lines.append(f"  config: {_resources(report.wanted)}")
+    if actual is not None:
+        lines.append(f"  VM:     {_resources(actual)}")
+    for diff in report.differences:
+        lines.append(
+            f"  differs: {diff.field} {diff.configured} in the config, {diff.actual} in the VM "
+            f"(agsekit resize-vm {report.name})"
+        )
+    if report.state == ABSENT:
+        lines.append(f"  create it with: agsekit create-vm {report.name}")
+    lines += [_mount_line(m) for m in report.mounts]
+    lines += [
+        f"  mount {m.source} -> {m.target}: active but not in the config"
+        for m in report.unexpected_mounts
+    ]
+    return lines
+
+
+def _resources(res: Resources) -> str:
+    return f"cpu {res.cpus}, ram {format_size(res.memory)}, disk {format_size(res.disk)}"
+
+
+def _mount_line(mount: MountStatus) -> str:
+    where = f"{mount.spec.source} -> {mount.spec.target}"
+    state = "mounted" if mount.active else "NOT MOUNTED (agsekit mount --all)"
+    if mount.latest_snapshot is None:
+        snapshot = "no snapshot yet"
+    else:
+        snapshot = f"latest snapshot {mount.latest_snapshot} ({age(mount.latest_age_seconds)})"
+    loop = "backup loop running" if mount.loop_running else "no backup loop running"
+    return f"  mount {where}: {state}; {snapshot}; {loop}"
+
+
+def age(seconds: float | None) -> str:
+    if seconds is None:
+        return "unknown age"
+    if seconds < 0:
+        return "in the future: check the clock"
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds >= size:
+            return f"{seconds / size:.0f} {unit} ago"
+    return f"{seconds:.0f} s ago"
+
+
+def print_checks(checks: list[Check]) -> None:
+    marks = {"ok": "ok     ", "warning": "warning", "problem": "PROBLEM"}
+    for check in checks:
+        click.echo(f"{marks.get(check.level, check.level)}  {check.message}")
+        if check.fix:
+            click.echo(f"         fix: {check.fix}")

@@ -1,0 +1,168 @@
+"""`agsekit doctor`: checks that explain what is wrong and how to fix it."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+from agsekit.config.model import Config, MountSpec
+from agsekit.config.sizes import format_size
+from agsekit.core.errors import AgsekitError
+from agsekit.snapshots.store import Store, hardlinks_work
+from agsekit.tools.rsync_info import rsync_version
+from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
+from agsekit.vm.reconcile import compare_mounts
+
+OK = "ok"
+WARNING = "warning"
+PROBLEM = "problem"
+LOW_FREE_SPACE = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class Check:
+    level: str  # ok, warning or problem
+    message: str
+    fix: str | None = None
+
+
+def run_checks(config: Config, backend: VmBackend) -> list[Check]:
+    checks = [_backend_check(backend), _rsync_check()]
+    checks += _confinement_checks(config, backend)
+    if checks[0].level == OK:
+        checks += _mount_checks(config, backend)
+    for spec in config.mounts:
+        checks += _store_checks(spec)
+    return checks
+
+
+def _backend_check(backend: VmBackend) -> Check:
+    try:
+        backend.ensure_available()
+        version = backend.version()
+    except AgsekitError as exc:
+        return Check(PROBLEM, exc.message, exc.hint)
+    return Check(OK, f"{backend.name} {version} is installed and its daemon answers")
+
+
+def _rsync_check() -> Check:
+    version = rsync_version()
+    if version is None:
+        return Check(PROBLEM, "rsync is not installed; snapshots need it", "run `agsekit prepare`")
+    return Check(OK, f"rsync {version} is installed")
+
+
+def _confinement_checks(config: Config, backend: VmBackend) -> list[Check]:
+    checks = []
+    for spec in config.mounts:
+        problem = backend.mount_source_problem(spec.source)
+        if problem:
+            checks.append(Check(WARNING, f"mount {spec.source}: {problem}", None))
+    return checks
+
+
+def _mount_checks(config: Config, backend: VmBackend) -> list[Check]:
+    checks = []
+    for name in config.vms:
+        mounts = [m for m in config.mounts if m.vm == name]
+        status = backend.status(name)
+        if status is None or status.deleted:
+            checks.append(
+                Check(WARNING, f"VM {name} does not exist", f"run `agsekit create-vm {name}`")
+            )
+            continue
+        if status.state != RUNNING:
+            checks.append(Check(OK, f"VM {name} is {status.state.lower()}; mounts not checked"))
+            continue
+        checks += _active_mount_checks(name, mounts, status, backend)
+    return checks
+
+
+def _active_mount_checks(
+    name: str, mounts: list[MountSpec], status: VmStatus, backend: VmBackend
+) -> list[Check]:
+    comparison = compare_mounts(mounts, status.mounts)
+    checks = [
+        Check(
+            PROBLEM,
+            f"{spec.source} is configured but not mounted in {name}",
+            "run `agsekit mount --all`",
+        )
+        for spec in comparison.missing
+    ]
+    for spec in comparison.active:
+        if _looks_empty_inside(spec, name, backend):
+            checks.append(
+                Check(
+                    PROBLEM,
+                    f"{spec.source} has files but {name}:{spec.target} looks empty",
+                    f"remount it: `agsekit umount {spec.source}` then `agsekit mount "
+                    f"{spec.source}`",
+                )
+            )
+        else:
+            checks.append(Check(OK, f"{spec.source} is mounted at {name}:{spec.target}"))
+    return checks
+
+
+def _looks_empty_inside(spec: MountSpec, name: str, backend: VmBackend) -> bool:
+    try:
+        host_has_files = any(os.scandir(spec.source))
+    except OSError:
+        return False
+    if not host_has_files:
+        return False
+    result = backend.exec(name, ["ls", "-A", spec.target])
+    return result.returncode != 0 or not result.stdout.strip()
+
+
+def _store_checks(spec: MountSpec) -> list[Check]:
+    store = Store(spec.backup)
+    checks = []
+    partial = store.partial_names()
+    if partial:
+        checks.append(
+            Check(
+                WARNING,
+                f"{spec.backup} holds {len(partial)} interrupted snapshot(s): "
+                + ", ".join(partial),
+                "the next snapshot removes them; or run "
+                f"`agsekit backup-once --source-dir {spec.source} --dest-dir {spec.backup}`",
+            )
+        )
+    folder = _existing_ancestor(spec.backup)
+    free = shutil.disk_usage(folder).free
+    level = WARNING if free < LOW_FREE_SPACE else OK
+    checks.append(
+        Check(
+            level,
+            f"{format_size(free)} free for snapshots in {spec.backup}",
+            "free some space or move `backup` of this mount" if level == WARNING else None,
+        )
+    )
+    checks.append(_hardlink_check(spec.backup, folder))
+    return checks
+
+
+def _hardlink_check(backup: Path, folder: Path) -> Check:
+    try:
+        works = hardlinks_work(folder)
+    except OSError as exc:
+        return Check(WARNING, f"cannot test hard links in {folder}: {exc.strerror}", None)
+    if works:
+        return Check(OK, f"hard links work on the filesystem of {backup}")
+    return Check(
+        PROBLEM,
+        f"the filesystem of {backup} does not support hard links: every snapshot would be a "
+        "full copy",
+        "put `backup` of this mount on a Linux or APFS filesystem",
+    )
+
+
+def _existing_ancestor(path: Path) -> Path:
+    current = path
+    while not current.exists() and current != current.parent:
+        current = current.parent
+    return current

@@ -1,0 +1,100 @@
+"""`agsekit status`: every configured VM with its resources and mounts, and per mount its
+latest snapshot and whether a repeated-snapshot loop is running."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from agsekit.config.model import Config, MountSpec
+from agsekit.snapshots.names import parse_name
+from agsekit.snapshots.store import Store
+from agsekit.vm.backend import ActiveMount, Resources, VmBackend, VmStatus
+from agsekit.vm.reconcile import Difference, compare_mounts, resource_differences, wanted
+
+
+@dataclass(frozen=True)
+class MountStatus:
+    spec: MountSpec
+    active: bool
+    latest_snapshot: str | None
+    latest_age_seconds: float | None
+    loop_running: bool
+
+
+@dataclass(frozen=True)
+class VmReport:
+    name: str
+    state: str  # the manager's word, or "Absent" when the VM was never created
+    wanted: Resources
+    actual: VmStatus | None
+    actual_resources: Resources | None
+    differences: tuple[Difference, ...]
+    mounts: tuple[MountStatus, ...]
+    unexpected_mounts: tuple[ActiveMount, ...]
+
+
+ABSENT = "Absent"
+
+
+def collect(config: Config, backend: VmBackend, now: datetime | None = None) -> list[VmReport]:
+    backend.ensure_available()
+    moment = now or datetime.now(timezone.utc)
+    reports = []
+    for name, spec in config.vms.items():
+        status = backend.status(name)
+        configured = [m for m in config.mounts if m.vm == name]
+        comparison = compare_mounts(configured, status.mounts if status else ())
+        active = set(id(m) for m in comparison.active)
+        resources = None if status is None or status.deleted else backend.resources(name)
+        differences = resource_differences(spec, resources) if resources else ()
+        reports.append(
+            VmReport(
+                name=name,
+                state=status.state if status else ABSENT,
+                wanted=wanted(spec),
+                actual=status,
+                actual_resources=resources,
+                differences=differences,
+                mounts=tuple(_mount_status(m, id(m) in active, moment) for m in configured),
+                unexpected_mounts=comparison.unexpected,
+            )
+        )
+    return reports
+
+
+def _mount_status(spec: MountSpec, active: bool, now: datetime) -> MountStatus:
+    store = Store(spec.backup)
+    latest = store.latest()
+    age = (now - parse_name(latest)).total_seconds() if latest else None
+    return MountStatus(spec, active, latest, age, store.loop_running())
+
+
+def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
+    def resources(r: Resources | None) -> dict[str, int] | None:
+        return None if r is None else {"cpu": r.cpus, "ram": r.memory, "disk": r.disk}
+
+    return [
+        {
+            "name": r.name,
+            "state": r.state,
+            "configured": resources(r.wanted),
+            "actual": resources(r.actual_resources),
+            "guest": None if r.actual is None or r.actual.guest is None else vars(r.actual.guest),
+            "differences": [vars(d) for d in r.differences],
+            "mounts": [
+                {
+                    "source": str(m.spec.source),
+                    "target": m.spec.target,
+                    "active": m.active,
+                    "backup": str(m.spec.backup),
+                    "latest_snapshot": m.latest_snapshot,
+                    "latest_age_seconds": m.latest_age_seconds,
+                    "backup_loop_running": m.loop_running,
+                }
+                for m in r.mounts
+            ],
+            "unexpected_mounts": [vars(m) for m in r.unexpected_mounts],
+        }
+        for r in reports
+    ]

@@ -1,0 +1,102 @@
+"""Runs a guest command in a bubblewrap sandbox that looks like the instance."""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+from .state import Instance, home_of, state_dir, switch
+
+GUEST_HOME = "/home/ubuntu"
+GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
+# System folders shared read-only so that programs run; nothing else of the host is visible.
+SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
+
+
+def _system_binds() -> list[str]:
+    args: list[str] = []
+    for folder in SYSTEM_DIRS:
+        if os.path.islink(folder):
+            args += ["--symlink", os.readlink(folder), folder]
+        elif os.path.isdir(folder):
+            args += ["--ro-bind", folder, folder]
+    return args
+
+
+def _identity_files() -> list[str]:
+    """passwd/group naming uid 1000 `ubuntu`, as in the Ubuntu images."""
+    folder = state_dir() / "etc"
+    folder.mkdir(exist_ok=True)
+    passwd = folder / "passwd"
+    group = folder / "group"
+    passwd.write_text(
+        "root:x:0:0:root:/root:/bin/bash\n"
+        f"ubuntu:x:1000:1000:Ubuntu:{GUEST_HOME}:/bin/bash\n"
+        "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    )
+    group.write_text("root:x:0:\nubuntu:x:1000:\nnogroup:x:65534:\n")
+    return ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
+
+
+def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
+    args = [
+        "bwrap",
+        "--unshare-all",
+        "--share-net",
+        "--die-with-parent",
+        "--uid",
+        "1000",
+        "--gid",
+        "1000",
+        "--hostname",
+        name,
+        *_system_binds(),
+        *_identity_files(),
+        "--proc",
+        "/proc",
+        "--dev",
+        "/dev",
+        "--tmpfs",
+        "/tmp",
+        "--tmpfs",
+        "/run",
+        "--dir",
+        "/var/tmp",
+        "--bind",
+        str(home_of(name)),
+        GUEST_HOME,
+    ]
+    mounts = instance.get("mounts", {})
+    for target in sorted(mounts, key=len):  # parents before children
+        source = mounts[target]["source_path"]
+        if Path(source).is_dir() and not switch("broken-mounts"):
+            args += ["--bind", source, target]
+        else:
+            args += ["--dir", target]  # a broken mount shows up as an empty folder
+    args += ["--chdir", GUEST_HOME, "--clearenv"]
+    env = {
+        "HOME": GUEST_HOME,
+        "USER": "ubuntu",
+        "LOGNAME": "ubuntu",
+        "SHELL": "/bin/bash",
+        "PATH": GUEST_PATH,
+        "LANG": "C.UTF-8",
+    }
+    if os.environ.get("TERM"):
+        env["TERM"] = os.environ["TERM"]
+    for key, value in env.items():
+        args += ["--setenv", key, value]
+    return [*args, "--", *script]
+
+
+def run_command(name: str, instance: Instance, command: list[str], workdir: str) -> int:
+    """Like Multipass over ssh: cd into workdir, then run the shell-escaped arguments."""
+    line = f"cd {shlex.quote(workdir)} && {shlex.join(command)}"
+    argv = bwrap_argv(name, instance, ["/bin/bash", "-c", line])
+    return subprocess.run(argv, check=False).returncode
+
+
+def run_shell(name: str, instance: Instance) -> int:
+    return subprocess.run(bwrap_argv(name, instance, ["/bin/bash", "-l"]), check=False).returncode

@@ -75,6 +75,7 @@ def start_cli(
     env: Mapping[str, str] | None = None,
     new_session: bool = False,
     capture: bool = True,
+    cwd: Path | None = None,
 ) -> subprocess.Popen[str]:
     """Start `agsekit ARGS` in the background (text pipes unless capture=False)."""
     pipe = subprocess.PIPE if capture else subprocess.DEVNULL
@@ -86,4 +87,5 @@ def start_cli(
         text=True,
         env={**os.environ, **(env or {})},
         start_new_session=new_session,
+        cwd=cwd,
     )

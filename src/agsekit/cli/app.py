@@ -44,6 +44,10 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "shell": ("vm_mounts", "shell", "Open an interactive shell in a VM."),
     "status": ("vm_info", "status", "VMs, resources, mounts and latest snapshots."),
     "doctor": ("vm_info", "doctor", "Check the host and config; explain each fix."),
+    "install-agents": ("agents", "install_agents", "Install agents (and Node.js) into their VMs."),
+    "run": ("agents", "run", "Run an agent in the VM on this folder, with snapshots around it."),
+    "up": ("agents", "up", "Host software, VMs, agents, mounts: all in one step."),
+    "down": ("agents", "down", "Stop the VMs (refuses while agent sessions run)."),
 }
 
 

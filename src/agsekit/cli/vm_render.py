@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
 import click
 
+from agsekit.agents.sessions import Session
 from agsekit.config.sizes import format_size
 from agsekit.vm.backend import Resources
 from agsekit.vm.doctor import Check
@@ -73,3 +77,18 @@ def print_checks(checks: list[Check]) -> None:
         click.echo(f"{marks.get(check.level, check.level)}  {check.message}")
         if check.fix:
             click.echo(f"         fix: {check.fix}")
+
+
+def print_sessions(sessions: Sequence[Session]) -> None:
+    if not sessions:
+        click.echo("agent sessions: none running")
+        return
+    click.echo("agent sessions:")
+    for session in sessions:
+        since = datetime.fromisoformat(session.started)
+        seconds = (datetime.now(timezone.utc) - since).total_seconds()
+        local = since.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        click.echo(
+            f"  {session.agent} in {session.vm} on {session.folder}, "
+            f"since {local} ({age(seconds)}), pid {session.pid}"
+        )

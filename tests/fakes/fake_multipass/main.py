@@ -16,6 +16,7 @@ from .state import (
     MIN_MEMORY,
     NAME_RE,
     Instance,
+    clear_shm,
     human_size,
     ipv4_of,
     locked_state,
@@ -313,8 +314,9 @@ def cmd_stop(args: list[str]) -> int:
     opts, everything = names_or_all(parser, args)
     with locked_state() as data:
         names = live_names(data) if everything else opts.names or ["primary"]
-        for _name, inst in lookup(data, "stop", names):
+        for stopped, inst in lookup(data, "stop", names):
             inst["state"] = "Stopped"
+            clear_shm(stopped)
     return OK
 
 
@@ -322,8 +324,9 @@ def cmd_restart(args: list[str]) -> int:
     opts, everything = names_or_all(Parser(prog="multipass restart"), args)
     with locked_state() as data:
         names = live_names(data) if everything else opts.names or ["primary"]
-        for _name, inst in lookup(data, "restart", names):
+        for restarted, inst in lookup(data, "restart", names):
             inst["state"] = "Stopped"
+            clear_shm(restarted)
             boot(inst)
     return OK
 

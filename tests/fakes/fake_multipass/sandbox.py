@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import os
 import shlex
+import signal
 import subprocess
 from pathlib import Path
 
-from .state import Instance, home_of, state_dir, switch
+from .state import Instance, home_of, shm_of, state_dir, switch
 
 GUEST_HOME = "/home/ubuntu"
+RESET_INTERRUPT = ["/usr/bin/env", "--default-signal=INT"]
+CA_SETTINGS = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
 GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
 # System folders shared read-only so that programs run; nothing else of the host is visible.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
@@ -58,6 +61,9 @@ def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
         "/proc",
         "--dev",
         "/dev",
+        "--bind",
+        str(shm_of(name)),
+        "/dev/shm",
         "--tmpfs",
         "/tmp",
         "--tmpfs",
@@ -84,8 +90,11 @@ def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
         "PATH": GUEST_PATH,
         "LANG": "C.UTF-8",
     }
-    if os.environ.get("TERM"):
-        env["TERM"] = os.environ["TERM"]
+    # TERM for the terminal; the CA settings so that a guest behind the same TLS-inspecting
+    # network as the host (as on CI machines) can reach package registries
+    for key in ("TERM", *CA_SETTINGS):
+        if os.environ.get(key):
+            env[key] = os.environ[key]
     for key, value in env.items():
         args += ["--setenv", key, value]
     return [*args, "--", *script]
@@ -94,9 +103,24 @@ def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
 def run_command(name: str, instance: Instance, command: list[str], workdir: str) -> int:
     """Like Multipass over ssh: cd into workdir, then run the shell-escaped arguments."""
     line = f"cd {shlex.quote(workdir)} && {shlex.join(command)}"
-    argv = bwrap_argv(name, instance, ["/bin/bash", "-c", line])
-    return subprocess.run(argv, check=False).returncode
+    guest = [*RESET_INTERRUPT, "/bin/bash", "-c", line]
+    return _run_forwarding_interrupts(bwrap_argv(name, instance, guest))
 
 
 def run_shell(name: str, instance: Instance) -> int:
-    return subprocess.run(bwrap_argv(name, instance, ["/bin/bash", "-l"]), check=False).returncode
+    return _run_forwarding_interrupts(
+        bwrap_argv(name, instance, [*RESET_INTERRUPT, "/bin/bash", "-l"])
+    )
+
+
+def _run_forwarding_interrupts(argv: list[str]) -> int:
+    """Like the real client, Ctrl+C is the guest's business: the guest command (which
+    shares the terminal) gets it, and the client waits for the guest's exit status.
+
+    The client and bwrap ignore SIGINT (bwrap would otherwise die and take the guest with
+    it); `env --default-signal=INT` gives the guest command the default behaviour back."""
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return subprocess.run(argv, check=False).returncode
+    finally:
+        signal.signal(signal.SIGINT, previous)

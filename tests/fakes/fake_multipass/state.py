@@ -56,6 +56,21 @@ def home_of(name: str) -> Path:
     return path
 
 
+def shm_of(name: str) -> Path:
+    """The instance's /dev/shm: RAM in a real VM, so it survives between execs but not a
+    stop or restart (clear_shm)."""
+    path = state_dir() / "shm" / name
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def clear_shm(name: str) -> None:
+    folder = state_dir() / "shm" / name
+    if folder.is_dir():
+        for entry in folder.iterdir():
+            entry.unlink()
+
+
 def parse_size(text: str) -> int | None:
     match = SIZE_RE.match(text)
     if match is None:

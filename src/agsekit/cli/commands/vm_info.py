@@ -14,26 +14,32 @@ from agsekit.cli.options import config_option, json_option, load
 @json_option
 def status(config_path: str | None, as_json: bool) -> None:
     """Show each configured VM: state, configured and real resources, mounts, and per mount
-    the latest snapshot, its age and whether a backup loop is running.
+    the latest snapshot, its age and whether a backup loop is running; then the agent
+    sessions running now (agent, VM, folder, since when).
 
     \b
     Examples:
       agsekit status
       agsekit status --json
     """
+    from agsekit.agents.sessions import running_sessions
     from agsekit.vm.backends import default_backend
     from agsekit.vm.status import as_json as to_json
     from agsekit.vm.status import collect
 
     reports = collect(load(config_path), default_backend())
+    sessions = running_sessions()
     if as_json:
+        from dataclasses import asdict
+
         from agsekit.cli.render import print_json
 
-        print_json({"vms": to_json(reports)})
+        print_json({"vms": to_json(reports), "sessions": [asdict(s) for s in sessions]})
         return
-    from agsekit.cli.vm_render import print_status
+    from agsekit.cli.vm_render import print_sessions, print_status
 
     print_status(reports)
+    print_sessions(sessions)
 
 
 @click.command("doctor")

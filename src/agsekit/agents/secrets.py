@@ -1,0 +1,65 @@
+"""The environment an agent is given: `${NAME}` values come from the host at run time.
+
+Values that came from the host's environment are treated as secrets: they are passed to
+the VM only through a pipe (never on a command line), and masked wherever agsekit shows
+or logs text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from agsekit.core.errors import ConfigError
+
+_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+MASK = "******"
+
+
+@dataclass(frozen=True)
+class AgentEnvironment:
+    values: tuple[tuple[str, str], ...]
+    secrets: frozenset[str]  # the substituted values, for masking
+
+    def payload(self) -> bytes:
+        """NUL-separated NAME=VALUE records: what the launcher in the VM reads."""
+        return b"".join(f"{k}={v}".encode() + b"\0" for k, v in self.values)
+
+    def mask(self, text: str) -> str:
+        return mask(text, self.secrets)
+
+
+def resolve_environment(
+    agent: str, env: Iterable[tuple[str, str]], host: Mapping[str, str]
+) -> AgentEnvironment:
+    """Substitute ${NAME} with the host's variable NAME; a missing one is an error."""
+    values = []
+    secrets: set[str] = set()
+    missing: list[str] = []
+    for key, template in env:
+
+        def substitute(match: re.Match[str]) -> str:
+            name = match.group(1)
+            if name not in host:
+                missing.append(name)
+                return ""
+            if host[name]:
+                secrets.add(host[name])
+            return host[name]
+
+        values.append((key, _REFERENCE.sub(substitute, template)))
+    if missing:
+        names = ", ".join(sorted(set(missing)))
+        raise ConfigError(
+            f"agent {agent!r} needs the environment variable(s) {names}, which are not set",
+            problems=[f"set them before running, e.g.: export {missing[0]}=..."],
+        )
+    return AgentEnvironment(tuple(values), frozenset(secrets))
+
+
+def mask(text: str, secrets: Iterable[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 4:
+            text = text.replace(secret, MASK)
+    return text

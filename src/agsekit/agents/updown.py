@@ -1,0 +1,86 @@
+"""`up`: everything from an installed host to mounted folders and installed agents, each
+step skipped when already done. `down`: stop the VMs, never under a running session."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from agsekit.agents.install import install_agents
+from agsekit.agents.sessions import running_sessions
+from agsekit.config.model import Config
+from agsekit.core.errors import AgsekitError
+from agsekit.core.reporting import Reporter
+from agsekit.vm.backend import RUNNING, VmBackend
+from agsekit.vm.lifecycle import create_vms, start_vm, stop_vm
+from agsekit.vm.mounts import ensure_mounts
+
+
+class SessionsRunningError(AgsekitError):
+    pass
+
+
+@dataclass(frozen=True)
+class UpStep:
+    title: str
+    run: Callable[[], str]  # returns what it did ("done", "already in place", ...)
+
+
+def up_steps(
+    config: Config,
+    backend: VmBackend,
+    reporter: Reporter,
+    *,
+    prepare: Callable[[], str],
+) -> list[UpStep]:
+    def create() -> str:
+        missing = [n for n in config.vms if (s := backend.status(n)) is None or s.deleted]
+        if not missing:
+            return "all VMs exist"
+        create_vms(config, missing, backend, reporter)
+        return f"created {', '.join(missing)}"
+
+    def start() -> str:
+        stopped = [n for n in config.vms if (s := backend.status(n)) and s.state != RUNNING]
+        for name in stopped:
+            start_vm(config, name, backend, reporter)
+        return f"started {', '.join(stopped)}" if stopped else "all VMs running"
+
+    def agents() -> str:
+        if not config.agents:
+            return "no agents configured"
+        results = install_agents(config, list(config.agents.values()), backend, reporter)
+        fresh = [r.agent for r in results if r.action != "present"]
+        return f"installed {', '.join(fresh)}" if fresh else "all agents installed"
+
+    def mount() -> str:
+        mounted = [m for vm in config.vms for m in ensure_mounts(config, vm, backend, reporter)]
+        return f"mounted {len(mounted)} folder(s)" if mounted else "all folders mounted"
+
+    return [
+        UpStep("host: Multipass, rsync, ssh", prepare),
+        UpStep("create VMs", create),
+        UpStep("start VMs", start),
+        UpStep("install agents", agents),
+        UpStep("mount folders", mount),
+    ]
+
+
+def run_up(steps: list[UpStep], reporter: Reporter) -> None:
+    for number, step in enumerate(steps, start=1):
+        reporter.info(f"[{number}/{len(steps)}] {step.title} ...")
+        reporter.info(f"[{number}/{len(steps)}] {step.title}: {step.run()}")
+
+
+def down(config: Config, backend: VmBackend, reporter: Reporter, *, force: bool) -> None:
+    sessions = running_sessions()
+    if sessions and not force:
+        listing = "; ".join(f"{s.agent} in {s.vm} on {s.folder} (pid {s.pid})" for s in sessions)
+        raise SessionsRunningError(
+            f"{len(sessions)} agent session(s) running: {listing}",
+            hint="end them first, or pass --force to stop the VMs anyway",
+        )
+    for name in config.vms:
+        status = backend.status(name)
+        if status is not None and not status.deleted:
+            stop_vm(name, backend, reporter)

@@ -1,0 +1,190 @@
+"""install-agents, run, up, down."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from agsekit.cli.options import config_option, load
+
+
+def _ask(question: str) -> bool:
+    """Ask on a terminal; without one the answer is no."""
+    if not sys.stdin.isatty():
+        return False
+    return click.confirm(question, default=True)
+
+
+@click.command("install-agents")
+@click.argument("agents", nargs=-1)
+@click.option("--all", "all_agents", is_flag=True, help="Every agent of the config (default).")
+@click.option("--upgrade", is_flag=True, help="Install the newest (or pinned) version again.")
+@config_option
+def install_agents(
+    agents: tuple[str, ...], all_agents: bool, upgrade: bool, config_path: str | None
+) -> None:
+    """Install agents into their VMs (Node.js too, for the agents that need it).
+
+    Each agent goes into its `vm` (default: the VM of the mounts). npm-based agents are
+    installed into ~/.local of the VM user, with Node.js from nodejs.org checked against
+    the release's SHA-256 sums; aider is installed with pipx. What is already installed is
+    left alone, so a second run only checks. A `version:` in the config pins the version.
+
+    \b
+    Examples:
+      agsekit install-agents            # every configured agent
+      agsekit install-agents claude     # one agent
+      agsekit install-agents --upgrade  # newest versions
+    """
+    from agsekit.agents.install import agents_to_install
+    from agsekit.agents.install import install_agents as install
+    from agsekit.cli.render import TerminalReporter
+    from agsekit.vm.backends import default_backend
+
+    config = load(config_path)
+    chosen = agents_to_install(config, list(agents), all_agents)
+    install(config, chosen, default_backend(), TerminalReporter(), upgrade=upgrade)
+
+
+@click.command(
+    "run",
+    context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
+)
+@click.option("--vm", help="Run in this VM (default: the agent's, else the mount's VM).")
+@click.option(
+    "--workdir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Project folder to work in (default: the current folder).",
+)
+@click.option("--no-backups", is_flag=True, help="Take no snapshots for this session.")
+@click.option("--auto-mount", is_flag=True, help="Mount the folder without asking if needed.")
+@click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
+@config_option
+@click.argument("agent")
+@click.argument("args", nargs=-1, type=click.UNPROCESSED)
+@click.pass_context
+def run(
+    ctx: click.Context,
+    vm: str | None,
+    workdir: Path | None,
+    no_backups: bool,
+    auto_mount: bool,
+    yes: bool,
+    config_path: str | None,
+    agent: str,
+    args: tuple[str, ...],
+) -> int:
+    """Run AGENT inside the VM on the current project folder; ARGS go to the agent untouched.
+
+    The folder must lie inside a mount of the config; inside the VM the agent starts in
+    the same place under the mount's target. A snapshot is taken before the agent starts,
+    at the mount's interval while it runs, and once more when it exits (Ctrl+C included).
+    The exit status is the agent's. Values in the agent's `env:` reach only the agent:
+    never a command line, a log or the VM's disk.
+
+    With no config file at all, offers to write a starter config (one VM, this folder,
+    this agent).
+
+    \b
+    Examples:
+      cd ~/projects/app && agsekit run claude
+      agsekit run codex --model o3 "fix the failing test"
+      agsekit run --workdir ~/projects/app/api aider --yes-always
+    """
+    from agsekit.config.paths import resolve_config_path
+
+    path = resolve_config_path(config_path)
+    folder = Path(os.path.abspath(workdir or Path.cwd()))
+    if not path.exists():
+        return _offer_starter(path, folder, agent, yes)
+    from agsekit.agents.run import RunRequest, run_agent
+    from agsekit.cli.render import TerminalReporter
+    from agsekit.vm.backends import default_backend
+
+    request = RunRequest(
+        agent=agent,
+        args=args,
+        workdir=folder,
+        vm=vm,
+        backups=not no_backups,
+        auto_mount=auto_mount,
+        debug=bool(ctx.obj and ctx.obj.get("debug")),
+    )
+    reporter = TerminalReporter(out=sys.stderr)
+    return run_agent(
+        load(config_path), request, default_backend(), reporter, ask=_ask, environ=os.environ
+    )
+
+
+def _offer_starter(path: Path, folder: Path, agent: str, yes: bool) -> int:
+    from agsekit.agents.starter import starter_config, write_starter
+    from agsekit.config.model import AGENT_TYPES
+    from agsekit.core.errors import UsageError
+
+    if agent not in AGENT_TYPES:
+        raise UsageError(
+            f"no configuration file at {path}, and {agent!r} is not a known agent type",
+            hint=f"known types: {', '.join(AGENT_TYPES)}",
+        )
+    text = starter_config(folder, agent)
+    click.echo(f"There is no configuration at {path}. A starter config would be:\n", err=True)
+    click.echo(text, err=True)
+    if not yes and not _ask(f"Write it to {path}?"):
+        raise UsageError("no configuration written", hint="pass --yes to write it without asking")
+    write_starter(path, text)
+    click.echo(
+        f"Wrote {path}. Next:\n  agsekit up          # create the VM, install {agent}, mount "
+        f"this folder\n  agsekit run {agent}",
+        err=True,
+    )
+    return 0
+
+
+@click.command("up")
+@click.option("--yes", "-y", is_flag=True, help="Install missing host software without asking.")
+@config_option
+def up(yes: bool, config_path: str | None) -> None:
+    """Bring everything up: host software, VMs, agents, mounts. Steps already done are
+    skipped, so `up` is safe to run any time.
+
+    \b
+    Steps: prepare -> create-vms -> start VMs -> install-agents -> mount --all
+    """
+    from agsekit.agents.updown import run_up, up_steps
+    from agsekit.cli.render import TerminalReporter
+    from agsekit.vm.backends import default_backend
+
+    config = load(config_path)
+    reporter = TerminalReporter()
+
+    def prepare() -> str:
+        from agsekit.cli.commands.vm import confirm
+        from agsekit.vm.prerequisites import command_line, detect_host, make_plan, run_plan
+
+        facts = detect_host()
+        plan = make_plan(facts)
+        if plan.nothing_to_do:
+            return "already installed"
+        for step in plan.steps:
+            reporter.info(f"  will run: {' '.join(command_line(step, facts))}")
+        confirm("Install the missing host software?", yes)
+        run_plan(plan, facts, reporter)
+        return "installed"
+
+    run_up(up_steps(config, default_backend(), reporter, prepare=prepare), reporter)
+    reporter.info("Ready: cd into a mounted folder and `agsekit run AGENT`.")
+
+
+@click.command("down")
+@click.option("--force", is_flag=True, help="Stop the VMs even while agent sessions run.")
+@config_option
+def down(force: bool, config_path: str | None) -> None:
+    """Stop every configured VM; refuses while an agent session is running."""
+    from agsekit.agents.updown import down as stop_all
+    from agsekit.cli.render import TerminalReporter
+    from agsekit.vm.backends import default_backend
+
+    stop_all(load(config_path), default_backend(), TerminalReporter(), force=force)

@@ -1,0 +1,260 @@
+"""`agsekit run` against the Multipass double: the agent really runs in the sandbox on the
+mounted folder, with snapshots around it (issue 5)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tests.agents.conftest import SECRET, Setup
+from tests.helpers import describe_tree, snapshots_in, start_cli, write
+
+
+def test_runs_in_the_matching_folder_and_returns_the_agents_status(setup: Setup) -> None:
+    result = setup.run("run", "claude", "exit", "7", cwd=setup.project / "src" / "deep")
+    assert result.returncode == 7, result.stderr
+    assert (setup.evidence / "pwd").read_text().strip() == "/home/ubuntu/project/src/deep"
+
+
+def test_arguments_after_the_agent_are_passed_untouched(setup: Setup) -> None:
+    result = setup.run("run", "claude", "args", "--model", "x y", "-v", "--", "--help")
+    assert result.returncode == 0, result.stderr
+    assert (setup.evidence / "args").read_text().splitlines() == [
+        "--from-config",
+        "args",
+        "--model",
+        "x y",
+        "-v",
+        "--",
+        "--help",
+    ]
+
+
+def test_a_wiped_project_is_recoverable_from_the_snapshot_before(setup: Setup) -> None:
+    original = describe_tree(setup.project)
+    result = setup.run("run", "claude", "wipe")
+    assert result.returncode == 0, result.stderr
+    assert list(setup.project.iterdir()) == []
+    names = snapshots_in(setup.backups)
+    # an emptied folder is never recorded as the latest state: the snapshot taken before
+    # the session stays the latest, and the user is told so
+    assert len(names) == 1
+    assert describe_tree(setup.backups / names[0]) == original
+    assert f"snapshot before the session: taken {names[0]}" in result.stderr
+    assert f"the last good snapshot is {setup.backups / names[0]}" in result.stderr
+    labels = (setup.backups / ".agsekit" / "manifests" / f"{names[0]}.json").read_text()
+    assert "before claude session" in labels
+
+
+def test_no_backups_takes_no_snapshot(setup: Setup) -> None:
+    assert setup.run("run", "--no-backups", "claude", "rewrite").returncode == 0
+    assert not setup.backups.exists() or snapshots_in(setup.backups) == []
+
+
+def test_secret_reaches_the_agent_but_no_command_line_disk_or_log(setup: Setup) -> None:
+    proc = start_cli("run", "claude", "wait", "one", env=setup.env, cwd=setup.project)
+    try:
+        wait_for(setup.evidence / "started-one")
+        host_hits = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _has(p, SECRET)]
+        assert host_hits == [], "the secret is on a host command line"
+        (setup.evidence / "go-one").touch()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        proc.kill() if proc.poll() is None else None
+    assert proc.returncode == 0, err
+    expected = hashlib.sha256(SECRET.encode()).hexdigest()
+    assert (setup.evidence / "token-sha").read_text().strip() == expected
+    assert (setup.evidence / "plain").read_text() == "plain-value"
+    assert (setup.evidence / "cmdline-hits-one").read_text() == "", "secret on a VM command line"
+    # the double's whole state: every instance's home, its /dev/shm, its logs
+    assert _files_containing(setup.guest_home.parent.parent, SECRET) == []
+    assert not any((setup.guest_home.parent.parent / "shm" / setup.vm).iterdir())
+    assert _files_containing(setup.backups, SECRET) == []
+    assert SECRET not in err
+
+
+def test_debug_output_masks_the_secret(setup: Setup) -> None:
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agsekit",
+            "--debug",
+            "run",
+            "claude",
+            "exit",
+            "0",
+        ],
+        cwd=setup.project,
+        env=setup.env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "AGENT_TOKEN=******" in result.stderr
+    assert SECRET not in result.stdout + result.stderr
+
+
+def test_missing_host_variable_is_a_clear_error(setup: Setup) -> None:
+    env = {k: v for k, v in setup.env.items() if k != "TEST_AGENT_TOKEN"}
+    result = subprocess.run(
+        [sys.executable, "-m", "agsekit", "run", "claude"],
+        cwd=setup.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert "TEST_AGENT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_ctrl_c_reaches_the_agent_and_the_last_snapshot_is_taken(setup: Setup) -> None:
+    write(setup.project / "changed-during-session.txt", "x")
+    proc = start_cli("run", "claude", "trap", env=setup.env, cwd=setup.project, new_session=True)
+    wait_for(setup.evidence / "started-trap")
+    write(setup.project / "late.txt", "written while the agent ran")
+    os.killpg(proc.pid, signal.SIGINT)  # what a terminal does on Ctrl+C
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "interrupted" in out
+    last = setup.backups / snapshots_in(setup.backups)[-1]
+    assert (last / "late.txt").read_text() == "written while the agent ran"
+
+
+def test_two_sessions_on_one_mount_run_side_by_side(setup: Setup) -> None:
+    procs = [
+        start_cli("run", "claude", "wait", tag, env=setup.env, cwd=setup.project)
+        for tag in ("a", "b")
+    ]
+    try:
+        for tag in ("a", "b"):
+            wait_for(setup.evidence / f"started-{tag}")
+        status = setup.run("status", "--json")
+        assert status.returncode == 0, status.stderr
+        sessions = json.loads(status.stdout)["sessions"]
+        assert [s["agent"] for s in sessions] == ["claude", "claude"]
+        assert {s["folder"] for s in sessions} == {str(setup.project)}
+        text = setup.run("status").stdout
+        assert text.count(f"claude in {setup.vm} on {setup.project}") == 2
+        for tag in ("a", "b"):
+            (setup.evidence / f"go-{tag}").touch()
+        codes = [p.wait(timeout=60) for p in procs]
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.kill()
+    assert codes == [0, 0]
+
+
+def test_folder_outside_every_mount_is_refused(setup: Setup, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    result = setup.run("run", "claude", cwd=elsewhere)
+    assert result.returncode == 2
+    assert "is not inside any mounted folder" in result.stderr
+    assert f"- source: {elsewhere}" in result.stderr
+
+
+def test_inactive_mount_is_refused_without_auto_mount(setup: Setup) -> None:
+    assert setup.run("umount", "--all").returncode == 0
+    refused = setup.run("run", "claude")
+    assert refused.returncode == 2
+    assert "--auto-mount" in refused.stderr
+    allowed = setup.run("run", "--auto-mount", "claude", "exit", "0")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "mounted" in allowed.stderr
+
+
+def test_stopped_vm_is_started(setup: Setup) -> None:
+    setup.mp.ok("stop", setup.vm)
+    result = setup.run("run", "claude", "exit", "0")
+    assert result.returncode == 0, result.stderr
+
+
+def test_down_refuses_while_a_session_runs(setup: Setup) -> None:
+    proc = start_cli("run", "claude", "wait", "d", env=setup.env, cwd=setup.project, capture=False)
+    try:
+        wait_for(setup.evidence / "started-d")
+        refused = setup.run("down")
+        assert refused.returncode == 1
+        assert "agent session(s) running" in refused.stderr
+        (setup.evidence / "go-d").touch()
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stopped = setup.run("down")
+    assert stopped.returncode == 0, stopped.stderr
+    assert '"Stopped"' in setup.mp.ok("list", "--format", "json")
+
+
+def test_starter_config_is_offered_when_there_is_none(setup: Setup, tmp_path: Path) -> None:
+    target = tmp_path / "fresh" / "config.yaml"
+    env = {**setup.env, "CONFIG_PATH": str(target)}
+    base = [sys.executable, "-m", "agsekit", "run", "claude"]
+    refused = subprocess.run(
+        base,
+        cwd=setup.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+    assert refused.returncode == 2
+    assert not target.exists()
+    assert "cpu: 2" in refused.stderr
+    written = subprocess.run(
+        [*base[:-1], "--yes", "claude"],
+        cwd=setup.project,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert written.returncode == 0, written.stderr
+    text = target.read_text()
+    assert f'source: "{setup.project}"' in text
+    assert "ram: 4G" in text and "disk: 20G" in text and "type: claude" in text
+    check = subprocess.run(
+        [sys.executable, "-m", "agsekit", "config-check"],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert check.returncode == 0, check.stderr
+
+
+def wait_for(path: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} never appeared")
+        time.sleep(0.05)
+
+
+def _has(path: Path, needle: str) -> bool:
+    try:
+        return needle.encode() in path.read_bytes()
+    except OSError:
+        return False
+
+
+def _files_containing(root: Path, needle: str) -> list[Path]:
+    hits = []
+    for folder, _dirs, files in os.walk(root):
+        for name in files:
+            path = Path(folder) / name
+            if not path.is_symlink() and _has(path, needle):
+                hits.append(path)
+    return hits

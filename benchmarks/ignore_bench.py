@@ -1,7 +1,9 @@
 """Micro-benchmark of the ignore rules: cost of IgnoreRules.excluded() and .child().
 
 Run: .venv/bin/python benchmarks/ignore_bench.py [--calls N]
-Prints nanoseconds per call for 0, 10 and 50 patterns, at the root and 3 levels down.
+Prints nanoseconds per call for 0, 10 and 50 typical patterns (plain names, `*.ext`,
+`dir/`, `/anchored`, `!re-include`) and 50 patterns that all need a regex, at the root
+and 3 levels down, and the cost of child() for a directory without its own ignore file.
 """
 
 from __future__ import annotations
@@ -33,6 +35,11 @@ def many_patterns(count: int) -> list[str]:
         for form in ("*.ext{}", "build{}/", "/out{}", "dir{}/*.o", "!keep{}.txt")
     ]
     return (TYPICAL + extra)[:count]
+
+
+def wildcard_patterns(count: int) -> list[str]:
+    """Patterns that all need the regex path (no plain name, no `*suffix` form)."""
+    return [f"*{i}?.[a-c]x" if i % 2 else f"cache[0-9]{i}*/" for i in range(count)]
 
 
 def entry_names(count: int) -> list[tuple[bytes, bool]]:
@@ -88,14 +95,15 @@ def main() -> None:
     loop = bench_loop_only(calls)
     print(f"{calls} calls each; the bare loop costs {loop:.0f} ns/call (not subtracted)")
     print(f"{'patterns':>8} {'excluded@root':>14} {'excluded@depth3':>16} {'child()':>9}")
-    for count in (0, 10, 50):
-        patterns = many_patterns(count)
+    cases = [(str(count), many_patterns(count)) for count in (0, 10, 50)]
+    cases.append(("50 wild", wildcard_patterns(50)))
+    for label, patterns in cases:
         root = IgnoreRules.root([], "\n".join(patterns).encode() if patterns else None)
         deep = root.child(b"src", None).child(b"pkg", None).child(b"sub", None)
         at_root = bench_excluded(root, calls)
         at_depth = bench_excluded(deep, calls)
         child = bench_child(root, min(calls, 20_000))
-        print(f"{count:>8} {at_root:>11.0f} ns {at_depth:>13.0f} ns {child:>6.0f} ns")
+        print(f"{label:>8} {at_root:>11.0f} ns {at_depth:>13.0f} ns {child:>6.0f} ns")
 
 
 if __name__ == "__main__":

@@ -199,6 +199,10 @@ MULTI_LINES = [
     "**/a\n!a/**/a",
     "a/**\n!a/b/",
     "logs\n!logs/",
+    "a*\n!ab",
+    "[ab]*\n!*.log\nab",
+    "*.log\n!a[.]log\n!logs/a.log\nlogs/*",
+    "/a/b/\n!a/b\na/*/a",
 ]
 
 

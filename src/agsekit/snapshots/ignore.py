@@ -20,117 +20,29 @@ directories; a symbolic link is never a directory here (pass is_dir=False for it
 Ignore files are read as git reads them: an UTF-8 BOM is skipped, `\\r\\n` counts as `\\n`,
 blank and `#` lines are skipped, unescaped trailing spaces are stripped. `--exclude`
 values are taken whole, as git takes its command-line patterns (no comments, no trimming).
-Names and patterns are compared byte for byte (latin-1 strings), like git.
+Names and patterns are compared byte for byte, like git.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
-import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 
-from agsekit.snapshots.wildmatch import translate
+from agsekit.snapshots.ignore_patterns import NO_HIT, Alternation, PatternSet
 
-_Matcher = Callable[[str], "re.Match[str] | None"]
-# (fullmatch of an alternation, group index -> (line number, excluded?))
-_Alternation = tuple[_Matcher, tuple[tuple[int, bool], ...]]
-# (name patterns, path patterns, this directory's path relative to the patterns' directory)
-_Check = tuple["_Alternation | None", "_Alternation | None", str]
 _UTF8_BOM = b"\xef\xbb\xbf"
-
-
-@dataclass(frozen=True, slots=True)
-class _Pattern:
-    line: int
-    excluded: bool  # False for a `!` re-include
-    dir_only: bool
-    regex: str
-    min_slashes: int
-    unbounded: bool
-
-    def may_match_at(self, slashes: int) -> bool:
-        return self.min_slashes == slashes or (self.unbounded and self.min_slashes <= slashes)
-
-
-def _compile_alternation(patterns: Sequence[_Pattern]) -> _Alternation | None:
-    """One regex for several patterns, the last line first, so that the first alternative
-    that matches (its group index is the match's lastindex) is the last matching line."""
-    if not patterns:
-        return None
-    ordered = sorted(patterns, key=lambda pattern: pattern.line, reverse=True)
-    regex = "|".join(f"({pattern.regex})" for pattern in ordered)
-    info = ((-1, False), *((pattern.line, pattern.excluded) for pattern in ordered))
-    return re.compile(regex, re.DOTALL).fullmatch, info
-
-
-@dataclass(slots=True)
-class _PatternSet:
-    """The patterns of one ignore file (or of --exclude), compiled for lookups."""
-
-    name_for_dirs: _Alternation | None
-    name_for_files: _Alternation | None
-    path_patterns: tuple[_Pattern, ...]
-    _path_cache: dict[int, tuple[_Alternation | None, _Alternation | None]] = field(
-        default_factory=dict
-    )
-
-    @classmethod
-    def build(cls, lines: Sequence[str]) -> _PatternSet | None:
-        name_patterns: list[_Pattern] = []
-        path_patterns: list[_Pattern] = []
-        for number, line in enumerate(lines):
-            parsed = _parse_pattern(line, number)
-            if parsed is not None:
-                is_name_pattern, pattern = parsed
-                (name_patterns if is_name_pattern else path_patterns).append(pattern)
-        if not name_patterns and not path_patterns:
-            return None
-        return cls(
-            name_for_dirs=_compile_alternation(name_patterns),
-            name_for_files=_compile_alternation([p for p in name_patterns if not p.dir_only]),
-            path_patterns=tuple(path_patterns),
-        )
-
-    def path_alternations(self, slashes: int) -> tuple[_Alternation | None, _Alternation | None]:
-        """For entries whose path below this file holds `slashes` slashes: the path
-        patterns that can match them, for directories and for files."""
-        cached = self._path_cache.get(slashes)
-        if cached is None:
-            fitting = [p for p in self.path_patterns if p.may_match_at(slashes)]
-            cached = (
-                _compile_alternation(fitting),
-                _compile_alternation([p for p in fitting if not p.dir_only]),
-            )
-            self._path_cache[slashes] = cached
-        return cached
-
-
-def _parse_pattern(line: str, number: int) -> tuple[bool, _Pattern] | None:
-    """(matches names only?, pattern) for one gitignore line, None if it matches nothing."""
-    excluded = not line.startswith("!")
-    body = line if excluded else line[1:]
-    dir_only = body.endswith("/")
-    if dir_only:
-        body = body[:-1]
-    is_name_pattern = "/" not in body
-    if body.startswith("/"):
-        body = body[1:]
-    if not body:
-        return None
-    translation = translate(body)
-    if translation is None:
-        return None
-    pattern = _Pattern(
-        number,
-        excluded,
-        dir_only,
-        translation.regex,
-        translation.min_slashes,
-        translation.unbounded,
-    )
-    return is_name_pattern, pattern
+# What one pattern set asks about an entry of one directory: name lookups (plain names,
+# suffixes, suffix hits, regex), then path patterns and this directory's path below the set.
+_Check = tuple[
+    dict[bytes, tuple[int, bool]],
+    tuple[bytes, ...],
+    tuple[tuple[bytes, tuple[int, bool]], ...],
+    "Alternation | None",
+    "Alternation | None",
+    bytes,
+]
 
 
 def ignore_file_lines(content: bytes) -> list[str]:
@@ -158,36 +70,54 @@ def _strip_trailing_spaces(line: str) -> str:
 @dataclass(frozen=True, slots=True)
 class _Frame:
     """A pattern set seen from one directory: `prefix` is that directory's path relative
-    to the pattern set's own directory ("" or ending in "/"), `slashes` its depth."""
+    to the pattern set's own directory (b"" or ending in b"/"), `slashes` its depth."""
 
-    patterns: _PatternSet
-    prefix: str
+    patterns: PatternSet
+    prefix: bytes
     slashes: int
 
-    def below(self, name: str) -> _Frame:
-        return _Frame(self.patterns, f"{self.prefix}{name}/", self.slashes + 1)
+    def below(self, name: bytes) -> _Frame:
+        return _Frame(self.patterns, self.prefix + name + b"/", self.slashes + 1)
 
-    def checks(self) -> tuple[_Check, _Check]:
-        """What to evaluate for a directory entry and for a file entry."""
-        path_for_dirs, path_for_files = self.patterns.path_alternations(self.slashes)
-        return (
-            (self.patterns.name_for_dirs, path_for_dirs, self.prefix),
-            (self.patterns.name_for_files, path_for_files, self.prefix),
-        )
+    def checks(self) -> tuple[_Check | None, _Check | None]:
+        """What to evaluate for a directory entry and for a file entry (None: nothing)."""
+        names = self.patterns.name_matchers(self.prefix)
+        paths = self.patterns.path_alternations(self.slashes)
+        checks: list[_Check | None] = []
+        for by_name, by_path in zip(names, paths, strict=True):
+            useful = by_name.useful or by_path is not None
+            check = (
+                by_name.literals,
+                by_name.suffixes,
+                by_name.suffix_hits,
+                by_name.regex,
+                by_path,
+                self.prefix,
+            )
+            checks.append(check if useful else None)
+        return checks[0], checks[1]
 
 
 class IgnoreRules:
     """The exclusion rules in force in one directory of the source tree (immutable)."""
 
-    __slots__ = ("_cmdline_frames", "_dir_checks", "_file_checks", "_fingerprint", "_frames")
+    __slots__ = (
+        "_cmdline_frames",
+        "_depends_on_directory",
+        "_dir_checks",
+        "_file_checks",
+        "_fingerprint",
+        "_frames",
+    )
 
     def __init__(self, frames: tuple[_Frame, ...], cmdline_frames: int, fingerprint: str) -> None:
         self._frames = frames  # in the order they are asked: --exclude, then deepest first
         self._cmdline_frames = cmdline_frames
         self._fingerprint = fingerprint
+        self._depends_on_directory = any(f.patterns.depends_on_directory for f in frames)
         checks = [frame.checks() for frame in frames]
-        self._dir_checks = tuple(dirs for dirs, _ in checks if _useful(dirs))
-        self._file_checks = tuple(files for _, files in checks if _useful(files))
+        self._dir_checks = tuple(dirs for dirs, _ in checks if dirs is not None)
+        self._file_checks = tuple(files for _, files in checks if files is not None)
 
     @classmethod
     def root(cls, excludes: Sequence[str], ignore_file: bytes | None) -> IgnoreRules:
@@ -197,24 +127,23 @@ class IgnoreRules:
         exclude_lines = [os.fsencode(pattern).decode("latin-1") for pattern in excludes]
         fingerprint = hashlib.sha256("\n".join(exclude_lines).encode("latin-1")).hexdigest()
         frames: list[_Frame] = []
-        cmdline = _PatternSet.build(exclude_lines)
+        cmdline = PatternSet.build(exclude_lines)
         if cmdline is not None:
-            frames.append(_Frame(cmdline, "", 0))
-        file_patterns = _PatternSet.build(ignore_file_lines(ignore_file)) if ignore_file else None
+            frames.append(_Frame(cmdline, b"", 0))
+        file_patterns = PatternSet.build(ignore_file_lines(ignore_file)) if ignore_file else None
         if file_patterns is not None:
-            frames.append(_Frame(file_patterns, "", 0))
+            frames.append(_Frame(file_patterns, b"", 0))
         return cls(tuple(frames), len(frames) - (file_patterns is not None), fingerprint)
 
     def child(self, name: bytes, ignore_file: bytes | None) -> IgnoreRules:
         """Rules for the subdirectory `name` of this directory; `ignore_file` is the
         content of that subdirectory's .backupignore (or None)."""
-        own = _PatternSet.build(ignore_file_lines(ignore_file)) if ignore_file else None
-        if own is None and not any(frame.patterns.path_patterns for frame in self._frames):
+        own = PatternSet.build(ignore_file_lines(ignore_file)) if ignore_file else None
+        if own is None and not self._depends_on_directory:
             return self  # only name patterns: the same rules hold one level down
-        text = name.decode("latin-1")
-        frames = [frame.below(text) for frame in self._frames]
+        frames = [frame.below(name) for frame in self._frames]
         if own is not None:
-            frames.insert(self._cmdline_frames, _Frame(own, "", 0))
+            frames.insert(self._cmdline_frames, _Frame(own, b"", 0))
         return IgnoreRules(tuple(frames), self._cmdline_frames, self._fingerprint)
 
     def excluded(self, name: bytes, is_dir: bool) -> bool:
@@ -222,19 +151,23 @@ class IgnoreRules:
         checks = self._dir_checks if is_dir else self._file_checks
         if not checks:
             return False
-        text = name.decode("latin-1")
-        for by_name, by_path, prefix in checks:
-            line, verdict = -1, False
+        for literals, suffixes, suffix_hits, by_name, by_path, prefix in checks:
+            line, verdict = literals.get(name, NO_HIT)
+            if suffixes and name.endswith(suffixes):
+                for suffix, (suffix_line, suffix_verdict) in suffix_hits:
+                    if suffix_line < line:
+                        break
+                    if name.endswith(suffix):
+                        line, verdict = suffix_line, suffix_verdict
+                        break
             if by_name is not None:
-                match = by_name[0](text)
-                if match is not None:
+                match = by_name[0](name)
+                if match is not None and by_name[1][match.lastindex or 0][0] > line:
                     line, verdict = by_name[1][match.lastindex or 0]
             if by_path is not None:
-                match = by_path[0](prefix + text)
-                if match is not None:
-                    path_line, path_verdict = by_path[1][match.lastindex or 0]
-                    if path_line > line:
-                        line, verdict = path_line, path_verdict
+                match = by_path[0](prefix + name)
+                if match is not None and by_path[1][match.lastindex or 0][0] > line:
+                    line, verdict = by_path[1][match.lastindex or 0]
             if line >= 0:
                 return verdict
         return False
@@ -247,7 +180,3 @@ class IgnoreRules:
     def fingerprint(self) -> str:
         """A hash of the --exclude patterns these rules started from."""
         return self._fingerprint
-
-
-def _useful(check: _Check) -> bool:
-    return check[0] is not None or check[1] is not None

@@ -186,3 +186,21 @@ def _char_set(members: frozenset[int]) -> str:
 
 def _literal(char: str) -> str:
     return f"\\x{ord(char):02x}" if not char.isalnum() else char
+
+
+def literal(glob: str) -> str | None:
+    """The one name `glob` matches when it has no wildcard (escapes resolved), else None."""
+    out: list[str] = []
+    i = 0
+    while i < len(glob):
+        char = glob[i]
+        if char in "*?[":
+            return None
+        if char == "\\":
+            i += 1
+            if i == len(glob):
+                return None
+            char = glob[i]
+        out.append(char)
+        i += 1
+    return "".join(out)

@@ -42,6 +42,7 @@ def clean_store(
             f"waiting for another agsekit process that is writing to {store.dest}..."
         )
     ):
+        store.empty_trash()  # what an interrupted removal left
         decisions = plan_clean(store, policy, now, tz)
         removed = {d.name for d in decisions if not d.keep}
         for name in sorted(removed):

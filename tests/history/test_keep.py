@@ -232,3 +232,39 @@ def test_take_snapshot_records_its_label(project: Path, dest: Path) -> None:
     take_snapshot(SnapshotRequest(project, dest, label="hello"), RecordingReporter())
     listing = run_cli("backup-list", "--dest-dir", dest)
     assert "hello" in listing.stdout
+
+
+def test_repeated_mode_applies_retention_after_a_new_snapshot(
+    project: Path, dest: Path, snap: Snap, env: dict[str, str], tmp_path: Path
+) -> None:
+    names = ten_days(project, snap)
+    config = tmp_path / "config" / "agsekit" / "config.yaml"
+    config.parent.mkdir(parents=True)
+    config.write_text(
+        "retention:\n  keep_within: 0m\n  keep_hourly: 0\n  keep_daily: 0\n"
+        "  keep_weekly: 0\n  keep_monthly: 1\n"
+    )
+    store = Store(dest)
+    with store.locked():
+        set_mark(store, names[4], pinned=True)
+    write(project / "fresh.txt", "new work\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agsekit", "backup-repeated", "--source-dir", str(project),
+         "--dest-dir", str(dest), "--interval", "10"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, **env},
+    )  # fmt: skip
+    try:
+        assert proc.stdout is not None
+        lines: list[str] = []
+        while not lines or not (lines[-1] == "" or "Done, waiting" in lines[-1]):
+            lines.append(proc.stdout.readline())
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
+    assert any("retention removed" in line for line in lines), lines
+    remaining = snapshots_in(dest)
+    assert len(remaining) == 2 and remaining[0] == names[4]
+    assert (dest / remaining[1] / "fresh.txt").exists()

@@ -154,7 +154,13 @@ def run_in_place(
     reporter = TerminalReporter()
 
     def alarm_check(outcome: Any) -> None:
-        _retention, alarm = target.policies()
+        from agsekit.config.model import AlarmPolicy
+        from agsekit.core.errors import ConfigError
+
+        try:
+            _retention, alarm = target.policies()
+        except ConfigError:  # a broken config must not stop a restore half-way
+            alarm = AlarmPolicy()
         after_snapshot(target.store, outcome, reporter, alarm=alarm)
 
     run = restore_in_place(

@@ -48,6 +48,18 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "run": ("agents", "run", "Run an agent in the VM on this folder, with snapshots around it."),
     "up": ("agents", "up", "Host software, VMs, agents, mounts: all in one step."),
     "down": ("agents", "down", "Stop the VMs (refuses while agent sessions run)."),
+    "backup-list": ("history", "backup_list", "List snapshots with their changes, pins, labels."),
+    "backup-diff": ("history", "backup_diff", "What changed between snapshots, or since one."),
+    "backup-deleted": (
+        "history",
+        "backup_deleted",
+        "Files the snapshots hold that are gone now.",
+    ),
+    "backup-history": ("history", "backup_history", "Every version of one file; bring one back."),
+    "backup-restore": ("restore", "backup_restore", "Restore a snapshot (or paths) to a folder."),
+    "backup-pin": ("keep", "backup_pin", "Pin a snapshot so retention never removes it."),
+    "backup-unpin": ("keep", "backup_unpin", "Unpin a snapshot."),
+    "backup-clean": ("keep", "backup_clean", "Apply the retention policy to a snapshot folder."),
 }
 
 

@@ -56,7 +56,12 @@ def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
         store.log(f"failed: {exc.message}")
         return
     if job.on_outcome is not None:
-        job.on_outcome(outcome)
+        try:
+            job.on_outcome(outcome)
+        except (AgsekitError, OSError) as exc:  # the snapshot is safe; keep the loop alive
+            text = exc.message if isinstance(exc, AgsekitError) else str(exc)
+            job.reporter.warning(f"after snapshot {outcome.name}: {text}")
+            store.log(f"after snapshot {outcome.name} failed: {text}")
 
 
 def run_loops(jobs: Sequence[LoopJob], stop: threading.Event) -> list[BaseException]:

@@ -36,10 +36,36 @@ def copy_listed(
     """Copy the NUL-separated relative paths in list_file from source into dest, keeping
     modes, times and (as root) owners. Parent folders must already exist in dest; their
     attributes are the caller's business (--no-implied-dirs)."""
+    return _copy_listed(source, dest, list_file, on_progress, [])
+
+
+def restore_listed(
+    snapshot: bytes,
+    dest: bytes,
+    list_file: Path,
+    on_progress: Callable[[int, int], None] | None = None,
+) -> CopyOutcome:
+    """Copy the listed files out of a snapshot into dest (a live tree or a restore folder).
+
+    Every listed file is copied, even when size and time match (the caller compared the
+    contents); files are written to a temporary name and renamed over the old one, so a
+    file that shares its inode elsewhere is replaced, never rewritten. Parent folders must
+    exist as real folders in dest."""
+    return _copy_listed(snapshot, dest, list_file, on_progress, ["--ignore-times"])
+
+
+def _copy_listed(
+    source: bytes,
+    dest: bytes,
+    list_file: Path,
+    on_progress: Callable[[int, int], None] | None,
+    extra: list[str],
+) -> CopyOutcome:
     rsync = require("rsync", INSTALL_HINT)
     argv: list[str | bytes] = [
         rsync,
         "--archive",
+        *extra,
         "--no-implied-dirs",
         "--from0",
         f"--files-from={list_file}",

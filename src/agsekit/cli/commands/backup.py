@@ -65,11 +65,16 @@ def backup_once(source_dir: Path, dest_dir: Path, excludes: tuple[str, ...], as_
     Example:
       agsekit backup-once --source-dir ~/proj --dest-dir ~/backups-proj --exclude '*.tmp'
     """
+    from agsekit.cli.store_args import quiet_policies
+    from agsekit.snapshots.alarm import after_snapshot
     from agsekit.snapshots.engine import SnapshotRequest, take_snapshot
+    from agsekit.snapshots.store import Store
 
     reporter = _reporter(quiet_info=as_json)
     request = SnapshotRequest(source_dir, dest_dir, tuple(excludes))
     outcome = take_snapshot(request, reporter)
+    _retention, alarm = quiet_policies(dest_dir)
+    after_snapshot(Store(dest_dir), outcome, reporter, alarm=alarm)
     if as_json:
         from agsekit.cli.render import print_json
 
@@ -100,15 +105,17 @@ def backup_repeated(
     A failed run is reported and retried at the next interval; an empty SOURCE whose last
     snapshot is not empty is reported and skipped, never recorded.
     """
+    from agsekit.cli.store_args import quiet_policies
     from agsekit.snapshots.engine import SnapshotRequest
     from agsekit.snapshots.loop import LoopJob
 
     reporter = _reporter()
+    retention, alarm = quiet_policies(dest_dir)
     job = LoopJob(
         SnapshotRequest(source_dir, dest_dir, tuple(excludes)),
         interval,
         reporter,
-        _printer(reporter),
+        _printer(reporter, dest_dir, retention, alarm),
     )
     return _run_jobs([job])
 
@@ -135,7 +142,7 @@ def backup_repeated_mount(mount_path: Path, config_path: str | None) -> int:
             hint=f"mount sources: {known}",
         )
     reporter = _reporter()
-    return _run_jobs([_mount_job(mount, reporter)])
+    return _run_jobs([_mount_job(mount, reporter, config.alarm)])
 
 
 @click.command("backup-repeated-all")
@@ -148,16 +155,20 @@ def backup_repeated_all(config_path: str | None) -> int:
     config = load(config_path)
     if not config.mounts:
         raise UsageError(f"no mounts in {config.path}", hint="add them under 'mounts:'")
-    jobs = [_mount_job(m, _reporter(prefix=m.source.name, progress=False)) for m in config.mounts]
+    jobs = [
+        _mount_job(m, _reporter(prefix=m.source.name, progress=False), config.alarm)
+        for m in config.mounts
+    ]
     return _run_jobs(jobs)
 
 
-def _mount_job(mount: Any, reporter: Reporter) -> Any:
+def _mount_job(mount: Any, reporter: Reporter, alarm: Any) -> Any:
     from agsekit.snapshots.engine import SnapshotRequest
     from agsekit.snapshots.loop import LoopJob
 
     request = SnapshotRequest(mount.source, mount.backup)
-    return LoopJob(request, mount.interval_minutes, reporter, _printer(reporter))
+    on_outcome = _printer(reporter, mount.backup, mount.retention, alarm)
+    return LoopJob(request, mount.interval_minutes, reporter, on_outcome)
 
 
 def _run_jobs(jobs: list[Any]) -> int:
@@ -191,9 +202,16 @@ def _reporter(*, prefix: str | None = None, progress: bool = True, quiet_info: b
     return TerminalReporter(prefix=prefix, progress=progress, quiet_info=quiet_info)
 
 
-def _printer(reporter: Reporter) -> Any:
+def _printer(reporter: Reporter, dest: Path, retention: Any, alarm: Any) -> Any:
+    """After each run of a loop: say what happened, then the alarm check and retention."""
+    from agsekit.snapshots.alarm import after_snapshot
+    from agsekit.snapshots.store import Store
+
+    store = Store(dest)
+
     def show(outcome: SnapshotOutcome) -> None:
         reporter.info(describe(outcome))
+        after_snapshot(store, outcome, reporter, alarm=alarm, retention=retention)
 
     return show
 

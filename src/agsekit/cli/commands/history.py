@@ -1,0 +1,343 @@
+"""backup-list, backup-diff, backup-deleted, backup-history: looking at what the
+snapshots hold. JSON schemas are documented in docs/json.md."""
+
+from __future__ import annotations
+
+import os
+import shlex
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from agsekit.cli.history_render import iso_local, path_fields, show_path, snapshot_time, when
+from agsekit.cli.options import json_option
+from agsekit.cli.store_args import StoreTarget, resolve_store, store_options
+
+if TYPE_CHECKING:
+    from agsekit.snapshots.catalog import SnapshotEntry
+    from agsekit.snapshots.diff import DiffEntry, Side
+    from agsekit.snapshots.store import Store
+
+
+@click.command("backup-list")
+@store_options
+@json_option
+def backup_list(
+    *, dest_dir: Path | None, mount_path: Path | None, config_path: str | None, as_json: bool
+) -> None:
+    """One row per snapshot, oldest first: time, age, files added / modified / deleted
+    since the previous snapshot, new data, pin and label; then the disk the store uses."""
+    from agsekit.cli.render import format_bytes, print_json
+    from agsekit.snapshots.catalog import list_snapshots
+    from agsekit.tools.du import disk_usage
+
+    target = resolve_store(dest_dir, mount_path, config_path)
+    entries = list_snapshots(target.store)
+    if as_json:
+        print_json([_entry_json(e) for e in entries])
+        return
+    if not entries:
+        click.echo(f"No snapshots in {target.store.dest} yet.")
+        return
+    now = datetime.now(timezone.utc)
+    rows = [_entry_row(e, now) for e in entries]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]) - 1)]
+    for row in rows:
+        cells = [cell.ljust(width) for cell, width in zip(row, widths, strict=False)]
+        click.echo("  ".join([*cells, row[-1]]).rstrip())
+    used = disk_usage(target.store.dest)
+    shown = format_bytes(used) if used is not None else "unknown"
+    click.echo(
+        f"{len(entries)} snapshot(s) of {target.source or '?'}; the store uses {shown} "
+        "on disk (hard links counted once)."
+    )
+
+
+def _count(entry: SnapshotEntry, key: str, sign: str) -> str:
+    value = entry.count(key)
+    return f"{sign}{value}" if value is not None else f"{sign}?"
+
+
+def _entry_row(entry: SnapshotEntry, now: datetime) -> list[str]:
+    from agsekit.cli.render import format_bytes
+
+    new_bytes = entry.count("new_bytes")
+    return [
+        entry.name,
+        when(entry.time, now),
+        _count(entry, "added", "+"),
+        _count(entry, "modified", "~"),
+        _count(entry, "deleted", "-"),
+        format_bytes(new_bytes) if new_bytes is not None else "?",
+        "pinned" if entry.pinned else "",
+        (entry.label or "") + (" (incomplete)" if entry.incomplete else ""),
+    ]
+
+
+def _entry_json(entry: SnapshotEntry) -> dict[str, Any]:
+    return {
+        "name": entry.name,
+        "time": iso_local(entry.time),
+        "files": entry.count("files"),
+        "bytes": entry.count("bytes"),
+        "added": entry.count("added"),
+        "modified": entry.count("modified"),
+        "deleted": entry.count("deleted"),
+        "new_bytes": entry.count("new_bytes"),
+        "pinned": entry.pinned,
+        "label": entry.label,
+        "incomplete": entry.incomplete,
+    }
+
+
+# ----- backup-diff ------------------------------------------------------------------------
+
+
+@click.command("backup-diff")
+@click.argument("from_name", metavar="[FROM", required=False)
+@click.argument("to_name", metavar="[TO]]", required=False)
+@store_options
+@click.option("--stat", "stat_only", is_flag=True, help="Only count the changes.")
+@click.option("--patch", is_flag=True, help="Show unified diffs of changed text files.")
+@json_option
+def backup_diff(
+    *,
+    from_name: str | None,
+    to_name: str | None,
+    dest_dir: Path | None,
+    mount_path: Path | None,
+    config_path: str | None,
+    stat_only: bool,
+    patch: bool,
+    as_json: bool,
+) -> None:
+    """What changed from snapshot FROM to TO. FROM and TO are snapshot names, `latest`,
+    or `live` (the live folder); the default is latest -> live, and with only FROM the
+    comparison is FROM -> live.
+
+    \b
+    One line per path:  A added   M modified   D deleted   R renamed (same content)
+    Folders are shown (with a trailing /) only when added or removed empty, or re-moded.
+    """
+    from agsekit.cli.render import print_json
+    from agsekit.snapshots.diff import counts, diff_trees
+
+    target = resolve_store(dest_dir, mount_path, config_path)
+    old_label, old = _side(target, from_name or "latest")
+    new_label, new = _side(target, to_name or "live")
+    entries = diff_trees(old, new)
+    summary = counts(entries)
+    if as_json:
+        print_json(
+            {
+                "from": old_label,
+                "to": new_label,
+                "counts": summary,
+                "changes": [] if stat_only else [_diff_json(e) for e in entries],
+            }
+        )
+        return
+    if not stat_only:
+        for entry in entries:
+            click.echo(_diff_line(entry))
+            if patch:
+                _print_patch(old, new, entry)
+    click.echo(
+        f"{old_label} -> {new_label}: {summary['added']} added, {summary['modified']} "
+        f"modified, {summary['deleted']} deleted, {summary['renamed']} renamed"
+    )
+
+
+def _side(target: StoreTarget, text: str) -> tuple[str, Side]:
+    from agsekit.snapshots.catalog import LIVE, live_source, live_tree, resolve_name, snapshot_tree
+    from agsekit.snapshots.diff import Side
+
+    store = target.store
+    if text == LIVE:
+        source = live_source(store, target.source)
+        root = os.fsencode(os.path.realpath(source))
+        return "live", Side(live_tree(source, store), root)
+    name = resolve_name(store, text)
+    return name, Side(snapshot_tree(store, name), os.fsencode(store.path_of(name)))
+
+
+def _display(path: bytes, kind: str) -> str:
+    return show_path(path) + ("/" if kind == "d" else "")
+
+
+def _diff_line(entry: DiffEntry) -> str:
+    if entry.status == "R" and entry.old_path is not None:
+        return f"R {_display(entry.old_path, entry.kind)} -> {_display(entry.path, entry.kind)}"
+    return f"{entry.status} {_display(entry.path, entry.kind)}"
+
+
+def _diff_json(entry: DiffEntry) -> dict[str, Any]:
+    kinds = {"f": "file", "l": "symlink", "d": "folder"}
+    data: dict[str, Any] = {"status": entry.status, "kind": kinds[entry.kind]}
+    data.update(path_fields(entry.path))
+    if entry.old_path is not None:
+        data.update(path_fields(entry.old_path, "old_path"))
+    return data
+
+
+def _print_patch(old: Side, new: Side, entry: DiffEntry) -> None:
+    from agsekit.snapshots.diff import patch
+
+    if entry.kind == "d":
+        return
+    click.echo("".join(patch(old, new, entry)), nl=False)
+
+
+# ----- backup-deleted ---------------------------------------------------------------------
+
+
+@click.command("backup-deleted")
+@store_options
+@click.option(
+    "--since",
+    metavar="TIME",
+    help="Only files found missing at or after TIME ('2026-11-28 10:00', '2h ago').",
+)
+@json_option
+def backup_deleted(
+    *,
+    dest_dir: Path | None,
+    mount_path: Path | None,
+    config_path: str | None,
+    since: str | None,
+    as_json: bool,
+) -> None:
+    """Files that some snapshot holds but the live folder does not, each with the newest
+    snapshot that holds it: the "recently deleted" view."""
+    from agsekit.cli.render import format_bytes, print_json
+    from agsekit.snapshots.catalog import live_source
+    from agsekit.snapshots.history import deleted_files
+
+    target = resolve_store(dest_dir, mount_path, config_path)
+    source = live_source(target.store, target.source)
+    moment = _parse_time(since, "--since") if since else None
+    found = deleted_files(target.store, source, moment)
+    if as_json:
+        print_json(
+            [
+                {
+                    **path_fields(f.path),
+                    "kind": "symlink" if f.kind == "l" else "file",
+                    "size": f.size,
+                    "last_snapshot": f.last_snapshot,
+                    "last_time": iso_local(snapshot_time(f.last_snapshot)),
+                    "gone_since": f.gone_since,
+                }
+                for f in found
+            ]
+        )
+        return
+    if not found:
+        click.echo(f"Nothing is missing from {source}" + (f" since {since}." if since else "."))
+        return
+    now = datetime.now(timezone.utc)
+    for item in found:
+        gone = f"missing since {item.gone_since}" if item.gone_since else "missing now"
+        click.echo(
+            f"{show_path(item.path)}  ({format_bytes(item.size)})  last in {item.last_snapshot} "
+            f"{when(snapshot_time(item.last_snapshot), now)}; {gone}"
+        )
+    first = found[0]
+    click.echo(
+        f"{len(found)} file(s) missing from {source}. Bring one back with:\n  "
+        + _restore_hint(target.store, first.last_snapshot, [first.path])
+    )
+
+
+def _restore_hint(store: Store, snapshot: str, paths: list[bytes]) -> str:
+    words = ["agsekit", "backup-restore", "--dest-dir", str(store.dest)]
+    words += ["--snapshot", snapshot, "--in-place", *(os.fsdecode(p) for p in paths)]
+    return shlex.join(words)
+
+
+def _parse_time(text: str, option: str) -> datetime:
+    from agsekit.core.errors import UsageError
+    from agsekit.core.timeparse import parse_when
+
+    try:
+        return parse_when(text, datetime.now(timezone.utc))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None
+
+
+# ----- backup-history ---------------------------------------------------------------------
+
+
+@click.command("backup-history")
+@click.argument("path")
+@store_options
+@click.option(
+    "--restore",
+    "restore_name",
+    metavar="NAME",
+    help="Bring back the version held by snapshot NAME, in place (after a safety snapshot).",
+)
+@json_option
+def backup_history(
+    *,
+    path: str,
+    dest_dir: Path | None,
+    mount_path: Path | None,
+    config_path: str | None,
+    restore_name: str | None,
+    as_json: bool,
+) -> None:
+    """Every distinct version of one file across the snapshots, and where it was deleted.
+
+    PATH is relative to the current folder when you are inside the backed-up folder,
+    else to its root (an absolute path inside it works too)."""
+    from agsekit.cli.render import format_bytes, print_json
+    from agsekit.snapshots.catalog import live_source
+    from agsekit.snapshots.history import file_history
+    from agsekit.snapshots.selection import tree_path
+
+    target = resolve_store(dest_dir, mount_path, config_path)
+    source = live_source(target.store, target.source)
+    rel = tree_path(path, source, Path.cwd())
+    if restore_name is not None:
+        from agsekit.cli.commands.restore import run_in_place
+
+        run_in_place(target, restore_name, source, [rel], delete=False, dry_run=False)
+        return
+    history = file_history(target.store, source, rel)
+    if as_json:
+        print_json(
+            {
+                **path_fields(history.path),
+                "live": history.live,
+                "versions": [
+                    {
+                        "first": v.first,
+                        "last": v.last,
+                        "time": iso_local(snapshot_time(v.first)),
+                        "kind": "symlink" if v.kind == "l" else "file",
+                        "size": v.size,
+                        "sha256": v.digest,
+                        "deleted_in": v.deleted_in,
+                    }
+                    for v in history.versions
+                ],
+            }
+        )
+        return
+    now = datetime.now(timezone.utc)
+    click.echo(f"History of {show_path(rel)}:")
+    for v in history.versions:
+        span = v.first if v.first == v.last else f"{v.first} .. {v.last}"
+        kind = "symlink" if v.kind == "l" else format_bytes(v.size)
+        click.echo(f"  {span}  {when(snapshot_time(v.first), now)}  {kind}  {v.digest[:12]}")
+        if v.deleted_in:
+            click.echo(f"  {v.deleted_in}  deleted")
+    live = {
+        "unchanged": "the live file is the latest version",
+        "changed": "the live file differs from the latest version",
+        "missing": "the live folder does not have it",
+    }[history.live]
+    click.echo(f"Now: {live}. Bring a version back with --restore NAME.")

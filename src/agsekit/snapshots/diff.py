@@ -1,0 +1,176 @@
+"""What differs between two trees (two snapshots, or a snapshot and the live source).
+
+One entry per path: A added, M modified, D deleted, R renamed (a deleted and an added file
+with identical content, or links with the same target). Folders are listed only when they
+hold nothing that is listed (an added or removed empty folder) or when their mode changed.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from agsekit.snapshots.selection import ancestors
+from agsekit.snapshots.tree import DIR, FILE, LINK, Meta, Tree, same_content
+
+PATCH_LIMIT = 1 << 20  # larger files are named, not diffed
+
+
+@dataclass(frozen=True)
+class DiffEntry:
+    status: str  # "A", "M", "D" or "R"
+    path: bytes  # the new path for R
+    kind: str  # FILE, LINK or DIR (of the new side; of the old side for D)
+    old_path: bytes | None = None  # the old path for R
+
+
+@dataclass(frozen=True)
+class Side:
+    """One end of a diff: a tree and the folder holding its files."""
+
+    tree: Tree
+    root: bytes
+
+
+def diff_trees(old: Side, new: Side) -> list[DiffEntry]:
+    added = [p for p in new.tree if p not in old.tree]
+    deleted = [p for p in old.tree if p not in new.tree]
+    modified = [
+        p
+        for p, meta in new.tree.items()
+        if p in old.tree and p and not same_content(old.tree[p], meta)
+    ]
+    renames = _renames(old, new, deleted, added)
+    renamed_from = {src for src in renames.values()}
+    entries = [DiffEntry("M", p, new.tree[p].kind) for p in modified]
+    entries += [DiffEntry("A", p, new.tree[p].kind) for p in added if p not in renames]
+    entries += [DiffEntry("D", p, old.tree[p].kind) for p in deleted if p not in renamed_from]
+    entries += [DiffEntry("R", p, new.tree[p].kind, src) for p, src in renames.items()]
+    return _drop_implied_dirs(sorted(entries, key=lambda e: (e.path, e.status)))
+
+
+def _drop_implied_dirs(entries: list[DiffEntry]) -> list[DiffEntry]:
+    """An added or deleted folder is implied by the entries inside it."""
+    holding: set[bytes] = set()
+    for entry in entries:
+        holding.update(ancestors(entry.path))
+        if entry.old_path is not None:
+            holding.update(ancestors(entry.old_path))
+    return [e for e in entries if not (e.kind == DIR and e.status in "AD" and e.path in holding)]
+
+
+def _renames(old: Side, new: Side, deleted: list[bytes], added: list[bytes]) -> dict[bytes, bytes]:
+    """new path -> old path for added entries whose content a deleted entry had."""
+    by_key: dict[tuple[str, int, bytes | None], list[bytes]] = {}
+    for path in deleted:
+        meta = old.tree[path]
+        if _renamable(meta):
+            by_key.setdefault(_key(meta), []).append(path)
+    renames: dict[bytes, bytes] = {}
+    digests: dict[tuple[bytes, bytes], str | None] = {}
+    for path in added:
+        meta = new.tree[path]
+        candidates = by_key.get(_key(meta)) if _renamable(meta) else None
+        if not candidates:
+            continue
+        base = os.path.basename(path)
+        ordered = sorted(candidates, key=lambda c: os.path.basename(c) != base)
+        for candidate in ordered:
+            if meta.kind == LINK or _digest(new.root, path, digests) == _digest(
+                old.root, candidate, digests
+            ):
+                renames[path] = candidate
+                candidates.remove(candidate)
+                break
+    return renames
+
+
+def _renamable(meta: Meta) -> bool:
+    return (meta.kind == FILE and meta.size > 0) or meta.kind == LINK
+
+
+def _key(meta: Meta) -> tuple[str, int, bytes | None]:
+    return (meta.kind, meta.size if meta.kind == FILE else 0, meta.target)
+
+
+def _digest(root: bytes, path: bytes, cache: dict[tuple[bytes, bytes], str | None]) -> str | None:
+    key = (root, path)
+    if key not in cache:
+        cache[key] = file_digest(root + b"/" + path)
+    return cache[key]
+
+
+def file_digest(path: bytes) -> str | None:
+    """sha256 of a regular file (never through a symlink), None when unreadable."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+    except OSError:
+        return None
+    digest = hashlib.sha256()
+    with os.fdopen(fd, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def counts(entries: list[DiffEntry]) -> dict[str, int]:
+    out = {"added": 0, "modified": 0, "deleted": 0, "renamed": 0}
+    names = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed"}
+    for entry in entries:
+        out[names[entry.status]] += 1
+    return out
+
+
+# ----- patches ----------------------------------------------------------------------------
+
+
+def patch(old: Side, new: Side, entry: DiffEntry) -> Iterator[str]:
+    """Unified diff lines for one entry; binary or large files get one line naming them."""
+    old_path = entry.old_path if entry.old_path is not None else entry.path
+    a = _text(old, old_path) if entry.status != "A" else b""
+    b = _text(new, entry.path) if entry.status != "D" else b""
+    shown_a = "/dev/null" if entry.status == "A" else "a/" + _show(old_path)
+    shown_b = "/dev/null" if entry.status == "D" else "b/" + _show(entry.path)
+    if a is None or b is None:
+        yield f"Binary or large files {shown_a} and {shown_b} differ\n"
+        return
+    if a == b:
+        return
+    a_lines = a.decode("utf-8").splitlines(keepends=True)
+    b_lines = b.decode("utf-8").splitlines(keepends=True)
+    for line in difflib.unified_diff(a_lines, b_lines, shown_a, shown_b):
+        yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+
+
+def _text(side: Side, path: bytes) -> bytes | None:
+    """Text content of a file or a link's target; None for binary, large or unreadable."""
+    meta = side.tree.get(path)
+    if meta is None or meta.kind == DIR:
+        return b""
+    if meta.kind == LINK:
+        return b"-> " + (meta.target or b"") + b"\n"
+    data = _read_small(side.root + b"/" + path) if meta.size <= PATCH_LIMIT else None
+    if data is None or b"\0" in data:
+        return None
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return data
+
+
+def _read_small(full: bytes) -> bytes | None:
+    try:
+        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
+        with os.fdopen(fd, "rb") as fh:
+            data = fh.read(PATCH_LIMIT + 1)
+    except OSError:
+        return None
+    return data if len(data) <= PATCH_LIMIT else None
+
+
+def _show(path: bytes) -> str:
+    return path.decode("utf-8", "backslashreplace")

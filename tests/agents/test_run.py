@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -48,6 +49,16 @@ def test_a_wiped_project_is_recoverable_from_the_snapshot_before(setup: Setup) -
     assert describe_tree(setup.backups / names[0]) == original
     assert f"snapshot before the session: taken {names[0]}" in result.stderr
     assert f"the last good snapshot is {setup.backups / names[0]}" in result.stderr
+    assert "MASS DELETION" in result.stderr
+    command = next(
+        line.split("Bring it back:", 1)[1].strip()
+        for line in result.stderr.splitlines()
+        if "Bring it back:" in line
+    )
+    assert command.startswith("agsekit backup-restore")
+    restored = setup.run(*shlex.split(command)[1:])  # the one command the user is given
+    assert restored.returncode == 0, restored.stderr
+    assert describe_tree(setup.project) == original
     labels = (setup.backups / ".agsekit" / "manifests" / f"{names[0]}.json").read_text()
     assert "before claude session" in labels
 

@@ -4,6 +4,7 @@ when it exits, however it exits."""
 
 from __future__ import annotations
 
+import json
 import os
 import posixpath
 import signal
@@ -18,9 +19,10 @@ from agsekit.agents import launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
 from agsekit.agents.secrets import AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
-from agsekit.config.model import AGENT_TYPES, AgentSpec, Config, MountSpec
-from agsekit.core.errors import AgsekitError, UsageError
+from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
+from agsekit.core.errors import AgsekitError, NothingToSnapshotError, UsageError
 from agsekit.core.reporting import RecordingReporter, Reporter
+from agsekit.snapshots.alarm import after_snapshot, raise_emptied_alarm
 from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.store import Store
 from agsekit.vm.backend import RUNNING, VmBackend
@@ -103,7 +105,9 @@ def run_agent(
         started=datetime.now(timezone.utc).isoformat(timespec="seconds"),
         pid=os.getpid(),
     )
-    snapshots = SessionSnapshots(plan, session.id, reporter) if request.backups else None
+    snapshots = (
+        SessionSnapshots(plan, session.id, reporter, config.alarm) if request.backups else None
+    )
     with registered(session):
         if snapshots is not None:
             snapshots.before()
@@ -204,25 +208,45 @@ def _nothing() -> Iterator[None]:
 
 
 class SessionSnapshots:
-    """Snapshots around and during one agent session. While the agent owns the terminal,
-    the periodic ones report only to the store's log."""
+    """Snapshots around and during one agent session, each followed by the mass-deletion
+    alarm and the mount's retention. While the agent owns the terminal, the periodic ones
+    report only to the store's log (and the desktop, if the alarm goes off)."""
 
-    def __init__(self, plan: RunPlan, session_id: str, reporter: Reporter) -> None:
+    def __init__(
+        self, plan: RunPlan, session_id: str, reporter: Reporter, alarm: AlarmPolicy
+    ) -> None:
         self.plan = plan
         self.session_id = session_id
         self.reporter = reporter
+        self.alarm = alarm
         self.store = Store(plan.mount.backup)
         self._stop = threading.Event()
+        self._emptied_alarm_raised = False
 
     def _take(self, moment: str, reporter: Reporter) -> SnapshotOutcome | None:
         label = f"{moment} {self.plan.agent.name} session {self.session_id}"
         request = SnapshotRequest(self.plan.mount.source, self.plan.mount.backup, label=label)
         try:
-            return take_snapshot(request, reporter, refuse_empty=False)
+            outcome = take_snapshot(request, reporter)
+        except NothingToSnapshotError as exc:
+            reporter.warning(exc.message)
+            self._alarm_for_emptied_source(reporter)
+            return None
         except AgsekitError as exc:
             reporter.warning(f"snapshot {moment} the session failed: {exc.message}")
             self.store.log(f"session {self.session_id}: snapshot {moment} failed: {exc.message}")
             return None
+        after_snapshot(
+            self.store, outcome, reporter, alarm=self.alarm, retention=self.plan.mount.retention
+        )
+        return outcome
+
+    def _alarm_for_emptied_source(self, reporter: Reporter) -> None:
+        latest = self.store.latest()
+        if latest is None or self._emptied_alarm_raised or not self.alarm.enabled:
+            return
+        self._emptied_alarm_raised = True
+        raise_emptied_alarm(self.store, latest, reporter, files=_file_count(self.store, latest))
 
     def before(self) -> None:
         outcome = self._take("before", self.reporter)
@@ -258,3 +282,11 @@ class SessionSnapshots:
         finally:
             self._stop.set()
             thread.join(timeout=120)
+
+
+def _file_count(store: Store, name: str) -> int:
+    try:
+        stats = json.loads((store.state / "manifests" / f"{name}.json").read_text())
+        return int(stats["files"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0

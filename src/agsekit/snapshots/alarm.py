@@ -62,15 +62,61 @@ def raise_alarm(
     now: datetime | None = None,
     notifier: Notifier = notify.notify,
 ) -> Alarm:
-    previous = outcome.previous or ""
-    moment = now or datetime.now(timezone.utc)
+    """A new snapshot lost many files: pin the one before it and say how to get them back."""
+    previous_files = outcome.total_files - outcome.added + outcome.deleted
+    return _sound(
+        store,
+        outcome.previous or "",
+        deleted=outcome.deleted,
+        previous_files=previous_files,
+        reporter=reporter,
+        moment=now or datetime.now(timezone.utc),
+        notifier=notifier,
+    )
+
+
+def raise_emptied_alarm(
+    store: Store,
+    latest: str,
+    reporter: Reporter,
+    *,
+    files: int,
+    now: datetime | None = None,
+    notifier: Notifier = notify.notify,
+) -> Alarm:
+    """The source is empty (the engine refused to record that): every file of the latest
+    snapshot is gone from it."""
+    return _sound(
+        store,
+        latest,
+        deleted=files,
+        previous_files=files,
+        reporter=reporter,
+        moment=now or datetime.now(timezone.utc),
+        notifier=notifier,
+    )
+
+
+def restore_command(store: Store, name: str) -> str:
+    words = ["agsekit", "backup-restore", "--dest-dir", str(store.dest)]
+    return shlex.join([*words, "--snapshot", name, "--in-place"])
+
+
+def _sound(
+    store: Store,
+    previous: str,
+    *,
+    deleted: int,
+    previous_files: int,
+    reporter: Reporter,
+    moment: datetime,
+    notifier: Notifier,
+) -> Alarm:
     label = f"before mass deletion {format_local(moment)}"
     with store.locked():
         set_mark(store, previous, pinned=True, label=label)
-    previous_files = outcome.total_files - outcome.added + outcome.deleted
-    words = ["agsekit", "backup-restore", "--dest-dir", str(store.dest)]
-    command = shlex.join([*words, "--snapshot", previous, "--in-place"])
-    alarm = Alarm(previous, outcome.deleted, previous_files, label, command)
+    command = restore_command(store, previous)
+    alarm = Alarm(previous, deleted, previous_files, label, command)
     source = store.recorded_source() or store.dest
     reporter.warning(
         f"!!! MASS DELETION: {alarm.deleted} of {previous_files} files disappeared from "
@@ -80,8 +126,8 @@ def raise_alarm(
         f"!!! Bring it back:     {command}"
     )
     store.log(
-        f"ALARM mass deletion: {alarm.deleted} of {previous_files} files deleted in "
-        f"{outcome.name}; pinned {previous}; restore with: {command}"
+        f"ALARM mass deletion: {alarm.deleted} of {previous_files} files deleted since "
+        f"{previous}; pinned {previous}; restore with: {command}"
     )
     notifier(
         "agsekit: files deleted",

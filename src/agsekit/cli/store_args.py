@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
-from agsekit.cli.options import config_option, load
+from agsekit.cli.options import config_option, load, mount_containing
 
 if TYPE_CHECKING:
     from agsekit.config.model import AlarmPolicy, Config, RetentionPolicy
@@ -88,13 +88,7 @@ def resolve_store(
         target = StoreTarget(store, store.recorded_source(), config_path, None, None)
     elif mount_path is not None:
         config = load(config_path)
-        mount = config.mount_for(mount_path.expanduser().absolute())
-        if mount is None:
-            known = ", ".join(str(m.source) for m in config.mounts) or "none configured"
-            raise UsageError(
-                f"{mount_path} is not inside any mount in {config.path}",
-                hint=f"mount sources: {known}",
-            )
+        mount = mount_containing(config, mount_path)
         store = Store(mount.backup)
         source = store.recorded_source() or mount.source
         target = StoreTarget(store, source, config_path, mount.retention, config.alarm)

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agsekit.cli.options import config_option, json_option, load
+from agsekit.cli.options import config_option, json_option, load, mount_containing
 
 if TYPE_CHECKING:
     from agsekit.core.reporting import Reporter
@@ -131,16 +131,8 @@ def backup_repeated(
 @config_option
 def backup_repeated_mount(mount_path: Path, config_path: str | None) -> int:
     """Repeated snapshots of one configured mount, with its backup folder and interval."""
-    from agsekit.core.errors import UsageError
-
     config = load(config_path)
-    mount = config.mount_for(mount_path.expanduser().absolute())
-    if mount is None:
-        known = ", ".join(str(m.source) for m in config.mounts) or "none configured"
-        raise UsageError(
-            f"{mount_path} is not inside any mount in {config.path}",
-            hint=f"mount sources: {known}",
-        )
+    mount = mount_containing(config, mount_path)
     reporter = _reporter()
     return _run_jobs([_mount_job(mount, reporter, config.alarm)])
 

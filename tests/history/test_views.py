@@ -174,3 +174,18 @@ def test_mount_option_finds_the_store(
     shutil.rmtree(tmp_path / "backups")
     gone = run_cli("backup-list", "--dest-dir", dest)
     assert gone.returncode == 2 and "no snapshot folder" in gone.stderr
+
+
+def test_diff_against_live_applies_the_snapshots_exclude_patterns(tmp_path: Path) -> None:
+    from tests.helpers import run_cli, write
+
+    source = tmp_path / "proj"
+    write(source / "keep.txt", "k")
+    write(source / "scratch.tmp", "t")
+    dest = tmp_path / "store"
+    taken = run_cli("backup-once", "--source-dir", source, "--dest-dir", dest, "--exclude", "*.tmp")
+    assert taken.returncode == 0, taken.stderr
+    write(source / "other.tmp", "u")
+    diff = run_cli("backup-diff", "--dest-dir", dest)
+    assert diff.returncode == 0, diff.stderr
+    assert "tmp" not in diff.stdout

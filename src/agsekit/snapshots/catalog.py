@@ -137,9 +137,22 @@ def live_source(store: Store, fallback: Path | None = None) -> Path:
     return source
 
 
+def recorded_excludes(store: Store) -> tuple[str, ...]:
+    """The --exclude patterns the latest snapshot was taken with (none if unknown)."""
+    latest = store.latest()
+    if latest is None:
+        return ()
+    try:
+        stats = json.loads((store.state / "manifests" / f"{latest}.json").read_text())
+        return tuple(str(p) for p in stats.get("excludes", []))
+    except (OSError, ValueError, TypeError, AttributeError):
+        return ()
+
+
 def live_tree(source: Path, store: Store) -> Tree:
-    """What a snapshot of the live source would hold now (its .backupignore rules apply;
-    the store is left out when it lies inside the source). A missing source is empty."""
+    """What a snapshot of the live source would hold now (its .backupignore rules and the
+    latest snapshot's --exclude patterns apply; the store is left out when it lies inside
+    the source). A missing source is empty."""
     root = os.fsencode(os.path.realpath(source))
     if not os.path.isdir(root):
         return {}
@@ -147,4 +160,4 @@ def live_tree(source: Path, store: Store) -> Tree:
     if store.exists():
         st = os.stat(store.dest)
         skip = frozenset({(st.st_dev, st.st_ino)})
-    return walk_source(root, (), skip).tree
+    return walk_source(root, recorded_excludes(store), skip).tree

@@ -349,6 +349,7 @@ def _stats(run: _Run, outcome: SnapshotOutcome) -> dict[str, object]:
         "copied": outcome.copied_files,
         "incomplete": outcome.incomplete,
         "label": run.request.label,
+        "excludes": list(run.request.excludes),
     }
 
 

@@ -51,7 +51,6 @@ class TerminalReporter:
             from rich.progress import (
                 BarColumn,
                 DownloadColumn,
-                MofNCompleteColumn,
                 Progress,
                 TextColumn,
                 TimeRemainingColumn,
@@ -61,16 +60,19 @@ class TerminalReporter:
                 TextColumn("copying"),
                 BarColumn(),
                 DownloadColumn(binary_units=True),
-                MofNCompleteColumn(),
-                TextColumn("files"),
+                TextColumn("{task.fields[files]} files"),
                 TimeRemainingColumn(),
                 console=Console(file=self.err),
                 transient=True,
             )
             self._progress.start()
-            self._task = self._progress.add_task("copy", total=max(total_bytes, 1))
-        self._progress.update(self._task, completed=done_bytes, total=max(total_bytes, 1))
-        self._progress.columns[3].text_format = f"{done_files}/{total_files}"
+            self._task = self._progress.add_task("copy", total=max(total_bytes, 1), files="")
+        self._progress.update(
+            self._task,
+            completed=done_bytes,
+            total=max(total_bytes, 1),
+            files=f"{done_files}/{total_files}",
+        )
 
     def progress_done(self) -> None:
         self._pause_progress()

@@ -14,7 +14,7 @@ VANISHED = 24  # some source files vanished before they could be copied: normal 
 PARTIAL = 23  # some files could not be read or written
 
 # progress2 lines: "  1,234,567  45%  1.23MB/s  0:00:01 (xfr#12, to-chk=88/100)"
-_PROGRESS = re.compile(rb"^\s*([\d,]+)\s+\d+%.*?(?:xfr#(\d+))?")
+_PROGRESS = re.compile(rb"^\s*([\d,]+)\s+\d+%(?:.*xfr#(\d+))?")
 
 
 @dataclass(frozen=True)

@@ -32,12 +32,13 @@ def up_steps(
     reporter: Reporter,
     *,
     prepare: Callable[[], str],
+    ignore_capacity: bool = False,
 ) -> list[UpStep]:
     def create() -> str:
         missing = [n for n in config.vms if (s := backend.status(n)) is None or s.deleted]
         if not missing:
             return "all VMs exist"
-        create_vms(config, missing, backend, reporter)
+        create_vms(config, missing, backend, reporter, ignore_capacity=ignore_capacity)
         return f"created {', '.join(missing)}"
 
     def start() -> str:

@@ -133,7 +133,11 @@ def _offer_starter(path: Path, folder: Path, agent: str, yes: bool) -> int:
     click.echo(f"There is no configuration at {path}. A starter config would be:\n", err=True)
     click.echo(text, err=True)
     if not yes and not _ask(f"Write it to {path}?"):
-        raise UsageError("no configuration written", hint="pass --yes to write it without asking")
+        raise UsageError(
+            "no configuration written",
+            hint=f"to write it without asking: agsekit run --yes {agent}  (options go before "
+            "the agent's name; what follows it goes to the agent)",
+        )
     write_starter(path, text)
     click.echo(
         f"Wrote {path}. Next:\n  agsekit up          # create the VM, install {agent}, mount "
@@ -145,8 +149,13 @@ def _offer_starter(path: Path, folder: Path, agent: str, yes: bool) -> int:
 
 @click.command("up")
 @click.option("--yes", "-y", is_flag=True, help="Install missing host software without asking.")
+@click.option(
+    "--ignore-capacity",
+    is_flag=True,
+    help="Create the VMs even when they leave the host less than 1 CPU and 1 GiB of RAM.",
+)
 @config_option
-def up(yes: bool, config_path: str | None) -> None:
+def up(yes: bool, ignore_capacity: bool, config_path: str | None) -> None:
     """Bring everything up: host software, VMs, agents, mounts. Steps already done are
     skipped, so `up` is safe to run any time.
 
@@ -174,7 +183,10 @@ def up(yes: bool, config_path: str | None) -> None:
         run_plan(plan, facts, reporter)
         return "installed"
 
-    run_up(up_steps(config, default_backend(), reporter, prepare=prepare), reporter)
+    steps = up_steps(
+        config, default_backend(), reporter, prepare=prepare, ignore_capacity=ignore_capacity
+    )
+    run_up(steps, reporter)
     reporter.info("Ready: cd into a mounted folder and `agsekit run AGENT`.")
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from agsekit.agents import launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
-from agsekit.agents.secrets import AgentEnvironment, resolve_environment
+from agsekit.agents.secrets import MASK, AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
 from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
 from agsekit.core.errors import AgsekitError, NothingToSnapshotError, UsageError
@@ -170,17 +170,18 @@ def _launch(
         env_path, plan.kind.binary, [*plan.agent.default_args, *request.args]
     )
     if request.debug:
-        names = ", ".join(f"{k}={env.mask(v)}" for k, v in env.values) or "none"
+        # names only: a literal value in the config is as secret as one from the host
+        names = ", ".join(f"{k}={MASK}" for k, _ in env.values) or "none"
         reporter.info(f"debug: environment for {plan.agent.name}: {names}")
         reporter.info(f"debug: running {plan.kind.binary} in {plan.vm}:{plan.guest_workdir}")
-    if env_path:
-        # the values travel on stdin, never on a command line
-        written = backend.exec(
-            plan.vm, launcher.write_env_command(env_path), input=env.payload().decode()
-        )
-        if written.returncode != 0:
-            raise AgsekitError(f"could not hand the environment to {plan.vm}: {written.stderr}")
     try:
+        if env_path:
+            # the values travel on stdin, never on a command line
+            written = backend.exec(
+                plan.vm, launcher.write_env_command(env_path), input=env.payload().decode()
+            )
+            if written.returncode != 0:
+                raise AgsekitError(f"could not hand the environment to {plan.vm}: {written.stderr}")
         with _interrupts_go_to_the_agent():
             return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir)
     finally:

@@ -121,7 +121,13 @@ def take_snapshot(
             f"waiting for another agsekit process that is writing to {store.dest}..."
         )
     ):
-        return _take_locked(request, paths, reporter, clock=clock, refuse_empty=refuse_empty)
+        try:
+            return _take_locked(request, paths, reporter, clock=clock, refuse_empty=refuse_empty)
+        except OSError as exc:  # a full disk, a permission problem: older snapshots intact
+            where = f" ({exc.filename!r})" if exc.filename else ""
+            raise SnapshotError(
+                f"snapshot of {paths.source} failed: {exc.strerror or exc}{where}"
+            ) from exc
 
 
 def _take_locked(

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from agsekit.core.errors import NothingToSnapshotError
 from agsekit.core.reporting import Reporter
+from agsekit.snapshots.catalog import recorded_excludes
 from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.restore import (
     RestorePlan,
@@ -97,7 +98,9 @@ def save_live_state(
     """Snapshot the live folder before it is overwritten."""
     if not source.is_dir():
         return SafetyPoint(None, False)
-    request = SnapshotRequest(source, store.dest, label=f"before restore of {snapshot}")
+    request = SnapshotRequest(
+        source, store.dest, recorded_excludes(store), label=f"before restore of {snapshot}"
+    )
     try:
         outcome = take_snapshot(request, reporter)
     except NothingToSnapshotError:

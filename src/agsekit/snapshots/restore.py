@@ -19,7 +19,7 @@ from pathlib import Path
 
 from agsekit.core.errors import SnapshotError, UsageError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.catalog import snapshot_tree
+from agsekit.snapshots.catalog import recorded_excludes, snapshot_tree
 from agsekit.snapshots.diff import file_digest
 from agsekit.snapshots.selection import ancestors, select
 from agsekit.snapshots.store import Store, remove_tree
@@ -162,7 +162,7 @@ def _extra_entries(
     if not whole and not folders:
         return []  # single files: nothing below them to compare
     prefixes = () if whole else tuple(p + b"/" for p in folders)
-    live = walk_source(plan.target, (), skip).tree
+    live = walk_source(plan.target, recorded_excludes(store), skip).tree
     extra = [
         p
         for p in live

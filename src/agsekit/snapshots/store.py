@@ -180,6 +180,7 @@ class Store:
         trash = self.state / "trash"
         trash.mkdir(parents=True, exist_ok=True)
         target = trash / f"{name}.{os.getpid()}.{time.monotonic_ns()}"
+        _make_owner_writable(self.dest / name)  # moving a folder needs write access to it
         os.rename(self.dest / name, target)
         self.empty_trash()
 

@@ -303,8 +303,11 @@ def backup_history(
     rel = tree_path(path, source, Path.cwd())
     if restore_name is not None:
         from agsekit.cli.commands.restore import run_in_place
+        from agsekit.snapshots.catalog import resolve_name
 
-        run_in_place(target, restore_name, source, [rel], delete=False, dry_run=False)
+        # checked before the safety snapshot: a typo must not cost a snapshot and a failure
+        name = resolve_name(target.store, restore_name)
+        run_in_place(target, name, source, [rel], delete=False, dry_run=False)
         return
     history = file_history(target.store, source, rel)
     if as_json:

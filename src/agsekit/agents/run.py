@@ -4,7 +4,6 @@ when it exits, however it exits."""
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 import signal
@@ -23,6 +22,7 @@ from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, Mo
 from agsekit.core.errors import AgsekitError, NothingToSnapshotError, UsageError
 from agsekit.core.reporting import RecordingReporter, Reporter
 from agsekit.snapshots.alarm import after_snapshot, raise_emptied_alarm
+from agsekit.snapshots.catalog import read_stats
 from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.store import Store
 from agsekit.vm.backend import RUNNING, VmBackend
@@ -286,8 +286,5 @@ class SessionSnapshots:
 
 
 def _file_count(store: Store, name: str) -> int:
-    try:
-        stats = json.loads((store.state / "manifests" / f"{name}.json").read_text())
-        return int(stats["files"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return 0
+    files = read_stats(store, name).get("files")
+    return files if isinstance(files, int) else 0

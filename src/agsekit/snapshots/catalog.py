@@ -142,11 +142,8 @@ def recorded_excludes(store: Store) -> tuple[str, ...]:
     latest = store.latest()
     if latest is None:
         return ()
-    try:
-        stats = json.loads((store.state / "manifests" / f"{latest}.json").read_text())
-        return tuple(str(p) for p in stats.get("excludes", []))
-    except (OSError, ValueError, TypeError, AttributeError):
-        return ()
+    excludes = read_stats(store, latest).get("excludes", [])
+    return tuple(str(p) for p in excludes) if isinstance(excludes, list) else ()
 
 
 def live_tree(source: Path, store: Store) -> Tree:

@@ -12,7 +12,7 @@ import argparse
 import time
 from collections.abc import Callable
 
-from agsekit.snapshots.ignore import IgnoreRules
+from agsekit.snapshots.ignore.rules import IgnoreRules
 
 TYPICAL = [
     "venv/",

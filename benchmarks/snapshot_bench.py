@@ -32,7 +32,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from agsekit.core.reporting import RecordingReporter
-from agsekit.snapshots.engine import SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.snapshot import SnapshotRequest, take_snapshot
 
 
 def build_project(root: Path, files: int, dirs: int, rng: random.Random) -> list[Path]:

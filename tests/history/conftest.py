@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from agsekit.core.reporting import RecordingReporter
-from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
 from tests.helpers import write
 
 NON_UTF8 = b"caf\xe9 menu.txt"

@@ -14,14 +14,14 @@ from pathlib import Path
 from agsekit.config.model import AlarmPolicy, RetentionPolicy
 from agsekit.core.errors import SnapshotError
 from agsekit.core.reporting import RecordingReporter
-from agsekit.snapshots import manifest
-from agsekit.snapshots.alarm import after_snapshot
-from agsekit.snapshots.cleanup import clean_store
-from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
-from agsekit.snapshots.loop import LoopJob, run_once
-from agsekit.snapshots.marks import load_marks, set_mark
-from agsekit.snapshots.store import Store
-from agsekit.snapshots.walk import walk_snapshot
+from agsekit.snapshots.engine import manifest
+from agsekit.snapshots.engine.loop import LoopJob, run_once
+from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.engine.walk import walk_snapshot
+from agsekit.snapshots.keep.alarm import after_snapshot
+from agsekit.snapshots.keep.cleanup import clean_store
+from agsekit.snapshots.keep.marks import load_marks, set_mark
 from tests.helpers import run_cli, snapshots_in, write
 from tests.history.conftest import START, Snap
 

@@ -8,7 +8,7 @@ import os
 import shutil
 from pathlib import Path
 
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.store import Store
 from tests.helpers import describe_tree, run_cli, snapshots_in, write
 from tests.history.conftest import NON_UTF8, Snap, modes_of_dirs, times_of
 

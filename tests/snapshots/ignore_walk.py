@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 
-from agsekit.snapshots.ignore import IgnoreRules
+from agsekit.snapshots.ignore.rules import IgnoreRules
 
 
 def read_ignore_file(directory: bytes, ignore_name: bytes) -> bytes | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.store import Store
 from tests.helpers import describe_tree, run_cli, snapshots_in, start_cli, write
 
 REAL_RSYNC = shutil.which("rsync") or "rsync"

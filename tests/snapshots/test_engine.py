@@ -12,7 +12,7 @@ import pytest
 
 from agsekit.core.errors import NothingToSnapshotError, UsageError
 from agsekit.core.reporting import RecordingReporter
-from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
 from tests.helpers import describe_tree, snapshots_in, write
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from agsekit.snapshots.ignore import IgnoreRules
+from agsekit.snapshots.ignore.rules import IgnoreRules
 from tests.snapshots.ignore_walk import kept_files, make_tree
 
 

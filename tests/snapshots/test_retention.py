@@ -14,8 +14,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from agsekit.config.model import RetentionPolicy
-from agsekit.snapshots.names import format_name, parse_name
-from agsekit.snapshots.retention import Decision, SnapshotRef, plan_retention
+from agsekit.snapshots.engine.names import format_name, parse_name
+from agsekit.snapshots.keep.retention import Decision, SnapshotRef, plan_retention
 
 UTC = timezone.utc
 BERLIN = ZoneInfo("Europe/Berlin")
@@ -319,8 +319,8 @@ def test_default_zone_is_the_system_local_zone() -> None:
     script = (
         "from datetime import datetime, timedelta, timezone\n"
         "from agsekit.config.model import RetentionPolicy\n"
-        "from agsekit.snapshots.names import format_name\n"
-        "from agsekit.snapshots.retention import SnapshotRef, plan_retention\n"
+        "from agsekit.snapshots.engine.names import format_name\n"
+        "from agsekit.snapshots.keep.retention import SnapshotRef, plan_retention\n"
         "start = datetime(2026, 3, 27, 12, tzinfo=timezone.utc)\n"
         "times = [start + timedelta(hours=h) for h in range(97)]\n"
         "refs = [SnapshotRef(format_name(t), t) for t in times]\n"

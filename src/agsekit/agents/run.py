@@ -21,10 +21,10 @@ from agsekit.agents.sessions import Session, new_session_id, registered
 from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
 from agsekit.core.errors import AgsekitError, NothingToSnapshotError, UsageError
 from agsekit.core.reporting import RecordingReporter, Reporter
-from agsekit.snapshots.alarm import after_snapshot, raise_emptied_alarm
-from agsekit.snapshots.catalog import read_stats
-from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.history.catalog import read_stats
+from agsekit.snapshots.keep.alarm import after_snapshot, raise_emptied_alarm
 from agsekit.vm.backend import RUNNING, VmBackend
 from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts

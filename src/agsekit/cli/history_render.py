@@ -34,6 +34,16 @@ def when(moment: datetime, now: datetime | None = None) -> str:
 
 
 def snapshot_time(name: str) -> datetime:
-    from agsekit.snapshots.names import parse_name
+    from agsekit.snapshots.engine.names import parse_name
 
     return parse_name(name)
+
+
+def parse_time(text: str, option: str) -> datetime:
+    from agsekit.core.errors import UsageError
+    from agsekit.core.timeparse import parse_when
+
+    try:
+        return parse_when(text, datetime.now(timezone.utc))
+    except ValueError as exc:
+        raise UsageError(f"{option}: {exc}") from None

@@ -14,7 +14,7 @@ from agsekit.cli.options import config_option, load, mount_containing
 
 if TYPE_CHECKING:
     from agsekit.config.model import AlarmPolicy, Config, RetentionPolicy
-    from agsekit.snapshots.store import Store
+    from agsekit.snapshots.engine.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -79,7 +79,7 @@ def resolve_store(
     dest_dir: Path | None, mount_path: Path | None, config_path: str | None
 ) -> StoreTarget:
     from agsekit.core.errors import UsageError
-    from agsekit.snapshots.store import Store
+    from agsekit.snapshots.engine.store import Store
 
     if (dest_dir is None) == (mount_path is None):
         raise UsageError("give the snapshot folder as --dest-dir DEST or --mount PATH (one)")

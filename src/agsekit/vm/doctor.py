@@ -10,7 +10,7 @@ from pathlib import Path
 from agsekit.config.model import Config, MountSpec
 from agsekit.config.sizes import format_size
 from agsekit.core.errors import AgsekitError
-from agsekit.snapshots.store import Store, hardlinks_work
+from agsekit.snapshots.engine.store import Store, hardlinks_work
 from agsekit.tools.rsync_info import rsync_version
 from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
 from agsekit.vm.reconcile import compare_mounts

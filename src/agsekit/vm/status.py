@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from agsekit.config.model import Config, MountSpec
-from agsekit.snapshots.names import parse_name
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.names import parse_name
+from agsekit.snapshots.engine.store import Store
 from agsekit.vm.backend import ActiveMount, Resources, VmBackend, VmStatus
 from agsekit.vm.reconcile import Difference, compare_mounts, resource_differences, wanted
 

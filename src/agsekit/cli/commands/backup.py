@@ -16,7 +16,7 @@ from agsekit.cli.options import config_option, json_option, load, mount_containi
 
 if TYPE_CHECKING:
     from agsekit.core.reporting import Reporter
-    from agsekit.snapshots.engine import SnapshotOutcome
+    from agsekit.snapshots.engine.snapshot import SnapshotOutcome
 
 EXIT_SOURCE_EMPTY = 3
 EXIT_INCOMPLETE = 23
@@ -66,9 +66,9 @@ def backup_once(source_dir: Path, dest_dir: Path, excludes: tuple[str, ...], as_
       agsekit backup-once --source-dir ~/proj --dest-dir ~/backups-proj --exclude '*.tmp'
     """
     from agsekit.cli.store_args import quiet_policies
-    from agsekit.snapshots.alarm import after_snapshot
-    from agsekit.snapshots.engine import SnapshotRequest, take_snapshot
-    from agsekit.snapshots.store import Store
+    from agsekit.snapshots.engine.snapshot import SnapshotRequest, take_snapshot
+    from agsekit.snapshots.engine.store import Store
+    from agsekit.snapshots.keep.alarm import after_snapshot
 
     reporter = _reporter(quiet_info=as_json)
     request = SnapshotRequest(source_dir, dest_dir, tuple(excludes))
@@ -106,8 +106,8 @@ def backup_repeated(
     snapshot is not empty is reported and skipped, never recorded.
     """
     from agsekit.cli.store_args import quiet_policies
-    from agsekit.snapshots.engine import SnapshotRequest
-    from agsekit.snapshots.loop import LoopJob
+    from agsekit.snapshots.engine.loop import LoopJob
+    from agsekit.snapshots.engine.snapshot import SnapshotRequest
 
     reporter = _reporter()
     retention, alarm = quiet_policies(dest_dir)
@@ -155,8 +155,8 @@ def backup_repeated_all(config_path: str | None) -> int:
 
 
 def _mount_job(mount: Any, reporter: Reporter, alarm: Any) -> Any:
-    from agsekit.snapshots.engine import SnapshotRequest
-    from agsekit.snapshots.loop import LoopJob
+    from agsekit.snapshots.engine.loop import LoopJob
+    from agsekit.snapshots.engine.snapshot import SnapshotRequest
 
     request = SnapshotRequest(mount.source, mount.backup)
     on_outcome = _printer(reporter, mount.backup, mount.retention, alarm)
@@ -164,7 +164,7 @@ def _mount_job(mount: Any, reporter: Reporter, alarm: Any) -> Any:
 
 
 def _run_jobs(jobs: list[Any]) -> int:
-    from agsekit.snapshots.loop import run_loops
+    from agsekit.snapshots.engine.loop import run_loops
 
     stop = threading.Event()
     with _sigterm_as_interrupt():
@@ -196,8 +196,8 @@ def _reporter(*, prefix: str | None = None, progress: bool = True, quiet_info: b
 
 def _printer(reporter: Reporter, dest: Path, retention: Any, alarm: Any) -> Any:
     """After each run of a loop: say what happened, then the alarm check and retention."""
-    from agsekit.snapshots.alarm import after_snapshot
-    from agsekit.snapshots.store import Store
+    from agsekit.snapshots.engine.store import Store
+    from agsekit.snapshots.keep.alarm import after_snapshot
 
     store = Store(dest)
 

@@ -11,14 +11,21 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
-from agsekit.cli.history_render import iso_local, path_fields, show_path, snapshot_time, when
+from agsekit.cli.history_render import (
+    iso_local,
+    parse_time,
+    path_fields,
+    show_path,
+    snapshot_time,
+    when,
+)
 from agsekit.cli.options import json_option
 from agsekit.cli.store_args import StoreTarget, resolve_store, store_options
 
 if TYPE_CHECKING:
-    from agsekit.snapshots.catalog import SnapshotEntry
-    from agsekit.snapshots.diff import DiffEntry, Side
-    from agsekit.snapshots.store import Store
+    from agsekit.snapshots.engine.store import Store
+    from agsekit.snapshots.history.catalog import SnapshotEntry
+    from agsekit.snapshots.history.diff import DiffEntry, Side
 
 
 @click.command("backup-list")
@@ -30,7 +37,7 @@ def backup_list(
     """One row per snapshot, oldest first: time, age, files added / modified / deleted
     since the previous snapshot, new data, pin and label; then the disk the store uses."""
     from agsekit.cli.render import format_bytes, print_json
-    from agsekit.snapshots.catalog import list_snapshots
+    from agsekit.snapshots.history.catalog import list_snapshots
     from agsekit.tools.du import disk_usage
 
     target = resolve_store(dest_dir, mount_path, config_path)
@@ -122,7 +129,7 @@ def backup_diff(
     Folders are shown (with a trailing /) only when added or removed empty, or re-moded.
     """
     from agsekit.cli.render import print_json
-    from agsekit.snapshots.diff import counts, diff_trees
+    from agsekit.snapshots.history.diff import counts, diff_trees
 
     target = resolve_store(dest_dir, mount_path, config_path)
     old_label, old = _side(target, from_name or "latest")
@@ -151,8 +158,14 @@ def backup_diff(
 
 
 def _side(target: StoreTarget, text: str) -> tuple[str, Side]:
-    from agsekit.snapshots.catalog import LIVE, live_source, live_tree, resolve_name, snapshot_tree
-    from agsekit.snapshots.diff import Side
+    from agsekit.snapshots.history.catalog import (
+        LIVE,
+        live_source,
+        live_tree,
+        resolve_name,
+        snapshot_tree,
+    )
+    from agsekit.snapshots.history.diff import Side
 
     store = target.store
     if text == LIVE:
@@ -183,7 +196,7 @@ def _diff_json(entry: DiffEntry) -> dict[str, Any]:
 
 
 def _print_patch(old: Side, new: Side, entry: DiffEntry) -> None:
-    from agsekit.snapshots.diff import patch
+    from agsekit.snapshots.history.diff import patch
 
     if entry.kind == "d":
         return
@@ -212,12 +225,12 @@ def backup_deleted(
     """Files that some snapshot holds but the live folder does not, each with the newest
     snapshot that holds it: the "recently deleted" view."""
     from agsekit.cli.render import format_bytes, print_json
-    from agsekit.snapshots.catalog import live_source
-    from agsekit.snapshots.history import deleted_files
+    from agsekit.snapshots.history.catalog import live_source
+    from agsekit.snapshots.history.files import deleted_files
 
     target = resolve_store(dest_dir, mount_path, config_path)
     source = live_source(target.store, target.source)
-    moment = _parse_time(since, "--since") if since else None
+    moment = parse_time(since, "--since") if since else None
     found = deleted_files(target.store, source, moment)
     if as_json:
         print_json(
@@ -257,16 +270,6 @@ def _restore_hint(store: Store, snapshot: str, paths: list[bytes]) -> str:
     return shlex.join(words)
 
 
-def _parse_time(text: str, option: str) -> datetime:
-    from agsekit.core.errors import UsageError
-    from agsekit.core.timeparse import parse_when
-
-    try:
-        return parse_when(text, datetime.now(timezone.utc))
-    except ValueError as exc:
-        raise UsageError(f"{option}: {exc}") from None
-
-
 # ----- backup-history ---------------------------------------------------------------------
 
 
@@ -294,16 +297,16 @@ def backup_history(
     PATH is relative to the current folder when you are inside the backed-up folder,
     else to its root (an absolute path inside it works too)."""
     from agsekit.cli.render import format_bytes, print_json
-    from agsekit.snapshots.catalog import live_source
-    from agsekit.snapshots.history import file_history
-    from agsekit.snapshots.selection import tree_path
+    from agsekit.snapshots.history.catalog import live_source
+    from agsekit.snapshots.history.files import file_history
+    from agsekit.snapshots.history.selection import tree_path
 
     target = resolve_store(dest_dir, mount_path, config_path)
     source = live_source(target.store, target.source)
     rel = tree_path(path, source, Path.cwd())
     if restore_name is not None:
         from agsekit.cli.commands.restore import run_in_place
-        from agsekit.snapshots.catalog import resolve_name
+        from agsekit.snapshots.history.catalog import resolve_name
 
         # checked before the safety snapshot: a typo must not cost a snapshot and a failure
         name = resolve_name(target.store, restore_name)

@@ -46,8 +46,8 @@ def _set_pin(
     pinned: bool,
     label: str | None,
 ) -> None:
-    from agsekit.snapshots.catalog import resolve_name
-    from agsekit.snapshots.marks import set_mark
+    from agsekit.snapshots.history.catalog import resolve_name
+    from agsekit.snapshots.keep.marks import set_mark
 
     store = resolve_store(dest_dir, mount_path, config_path).store
     resolved = resolve_name(store, name)
@@ -76,7 +76,7 @@ def backup_clean(
     newest snapshot and pinned ones; remove the rest. The policy is the mount's (--mount),
     else the config's top-level `retention:`, else the defaults."""
     from agsekit.cli.render import TerminalReporter, print_json
-    from agsekit.snapshots.cleanup import clean_store, plan_clean
+    from agsekit.snapshots.keep.cleanup import clean_store, plan_clean
 
     target = resolve_store(dest_dir, mount_path, config_path)
     retention, _alarm = target.policies()

@@ -12,7 +12,7 @@ from agsekit.cli.history_render import show_path
 from agsekit.cli.store_args import StoreTarget, resolve_store, store_options
 
 if TYPE_CHECKING:
-    from agsekit.snapshots.recovery import RestoreRun
+    from agsekit.snapshots.restore.run import RestoreRun
 
 SHOWN_PER_KIND = 100
 
@@ -65,7 +65,7 @@ def backup_restore(
       agsekit backup-restore --mount ~/proj --snapshot latest --to /tmp/proj-copy
     """
     from agsekit.core.errors import UsageError
-    from agsekit.snapshots.catalog import at_time, resolve_name
+    from agsekit.snapshots.history.catalog import at_time, resolve_name
 
     if (snapshot is None) == (at is None):
         raise UsageError("choose the snapshot with --snapshot NAME or --at TIME (one)")
@@ -73,13 +73,13 @@ def backup_restore(
         raise UsageError("choose where to restore: --to DIR or --in-place (one)")
     target = resolve_store(dest_dir, mount_path, config_path)
     if at is not None:
-        from agsekit.cli.commands.history import _parse_time
+        from agsekit.cli.history_render import parse_time
 
-        name = at_time(target.store, _parse_time(at, "--at"))
+        name = at_time(target.store, parse_time(at, "--at"))
     else:
         name = resolve_name(target.store, snapshot or "")
     if in_place:
-        from agsekit.snapshots.catalog import live_source
+        from agsekit.snapshots.history.catalog import live_source
 
         source = live_source(target.store, target.source)
         rels = _tree_paths(paths, source)
@@ -97,7 +97,7 @@ def backup_restore(
 
 
 def _tree_paths(paths: tuple[str, ...], source: Path) -> list[bytes]:
-    from agsekit.snapshots.selection import tree_path
+    from agsekit.snapshots.history.selection import tree_path
 
     return [tree_path(p, source, Path.cwd()) for p in paths]
 
@@ -113,7 +113,7 @@ def _run_to_folder(
     force: bool,
 ) -> None:
     from agsekit.cli.render import TerminalReporter
-    from agsekit.snapshots.recovery import restore_to_folder
+    from agsekit.snapshots.restore.run import restore_to_folder
 
     source = target.store.recorded_source() or target.source
     rels = _tree_paths(paths, source) if source is not None else _plain_paths(paths)
@@ -132,7 +132,7 @@ def _run_to_folder(
 
 
 def _plain_paths(paths: tuple[str, ...]) -> list[bytes]:
-    from agsekit.snapshots.selection import tree_path
+    from agsekit.snapshots.history.selection import tree_path
 
     return [tree_path(p, Path("/nonexistent-root"), Path("/")) for p in paths]
 
@@ -148,8 +148,8 @@ def run_in_place(
 ) -> None:
     """The in-place restore shared by backup-restore and backup-history --restore."""
     from agsekit.cli.render import TerminalReporter
-    from agsekit.snapshots.alarm import after_snapshot
-    from agsekit.snapshots.recovery import restore_in_place
+    from agsekit.snapshots.keep.alarm import after_snapshot
+    from agsekit.snapshots.restore.run import restore_in_place
 
     reporter = TerminalReporter()
 

@@ -49,7 +49,7 @@ from agsekit.core.durations import format_duration
 @dataclass(frozen=True)
 class SnapshotRef:
     name: str
-    time: datetime  # aware; agsekit.snapshots.names.parse_name gives UTC
+    time: datetime  # aware; agsekit.snapshots.engine.names.parse_name gives UTC
     pinned: bool = False
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from agsekit.core.errors import SnapshotError
-from agsekit.snapshots.tree import DIR, FILE, LINK, Tree, same_content
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Tree, same_content
 from agsekit.tools import rsync
 
 _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}

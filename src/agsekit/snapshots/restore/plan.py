@@ -19,12 +19,12 @@ from pathlib import Path
 
 from agsekit.core.errors import SnapshotError, UsageError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.catalog import recorded_excludes, snapshot_tree
-from agsekit.snapshots.diff import file_digest
-from agsekit.snapshots.selection import ancestors, select
-from agsekit.snapshots.store import Store, remove_tree
-from agsekit.snapshots.tree import DIR, FILE, LINK, Meta, Tree
-from agsekit.snapshots.walk import walk_source
+from agsekit.snapshots.engine.store import Store, remove_tree
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
+from agsekit.snapshots.engine.walk import walk_source
+from agsekit.snapshots.history.catalog import recorded_excludes, snapshot_tree
+from agsekit.snapshots.history.diff import file_digest
+from agsekit.snapshots.history.selection import ancestors, select
 from agsekit.tools import rsync
 
 Progress = Callable[[int, int, int, int], None]

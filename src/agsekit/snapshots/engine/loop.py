@@ -13,8 +13,13 @@ from dataclasses import dataclass
 
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, check_paths, take_snapshot
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.snapshot import (
+    SnapshotOutcome,
+    SnapshotRequest,
+    check_paths,
+    take_snapshot,
+)
+from agsekit.snapshots.engine.store import Store
 from agsekit.tools.runner import CHILDREN
 
 OutcomeHandler = Callable[[SnapshotOutcome], None]

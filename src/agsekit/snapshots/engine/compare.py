@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agsekit.snapshots.tree import DIR, Tree, same_content
+from agsekit.snapshots.engine.tree import DIR, Tree, same_content
 
 
 @dataclass

@@ -17,11 +17,11 @@ from datetime import datetime
 from pathlib import Path
 
 from agsekit.core.errors import UsageError
-from agsekit.snapshots.catalog import require_snapshots, snapshot_tree
-from agsekit.snapshots.diff import file_digest
-from agsekit.snapshots.names import parse_name
-from agsekit.snapshots.store import Store
-from agsekit.snapshots.tree import DIR, FILE, LINK
+from agsekit.snapshots.engine.names import parse_name
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK
+from agsekit.snapshots.history.catalog import require_snapshots, snapshot_tree
+from agsekit.snapshots.history.diff import file_digest
 
 
 @dataclass

@@ -15,16 +15,16 @@ from pathlib import Path
 
 from agsekit.core.errors import NothingToSnapshotError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.catalog import recorded_excludes
-from agsekit.snapshots.engine import SnapshotOutcome, SnapshotRequest, take_snapshot
-from agsekit.snapshots.restore import (
+from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.history.catalog import recorded_excludes
+from agsekit.snapshots.restore.plan import (
     RestorePlan,
     RestoreResult,
     apply_restore,
     check_restore_folder,
     plan_restore,
 )
-from agsekit.snapshots.store import Store
 
 OutcomeHook = Callable[[SnapshotOutcome], None]
 

@@ -24,13 +24,13 @@ from typing import Literal
 
 from agsekit.core.errors import NothingToSnapshotError, SnapshotError, UsageError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots import fastcheck, manifest
-from agsekit.snapshots.build import BuildResult, build_snapshot
-from agsekit.snapshots.compare import compare
-from agsekit.snapshots.names import PARTIAL_SUFFIX, next_name
-from agsekit.snapshots.store import Store, write_atomic
-from agsekit.snapshots.tree import DIR, Tree
-from agsekit.snapshots.walk import WalkResult, walk_snapshot, walk_source
+from agsekit.snapshots.engine import fastcheck, manifest
+from agsekit.snapshots.engine.build import BuildResult, build_snapshot
+from agsekit.snapshots.engine.compare import compare
+from agsekit.snapshots.engine.names import PARTIAL_SUFFIX, next_name
+from agsekit.snapshots.engine.store import Store, write_atomic
+from agsekit.snapshots.engine.tree import DIR, Tree
+from agsekit.snapshots.engine.walk import WalkResult, walk_snapshot, walk_source
 from agsekit.tools import rsync
 
 Status = Literal["created", "unchanged"]

@@ -30,7 +30,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from agsekit.snapshots.ignore_patterns import NO_HIT, Alternation, PatternSet
+from agsekit.snapshots.ignore.patterns import NO_HIT, Alternation, PatternSet
 
 _UTF8_BOM = b"\xef\xbb\xbf"
 # What one pattern set asks about an entry of one directory: name lookups (plain names,

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from agsekit.snapshots.store import write_atomic
+from agsekit.snapshots.engine.store import write_atomic
 from agsekit.tools.find import tree_fingerprint
 
 _VERSION = 1

@@ -12,8 +12,8 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from agsekit.snapshots.ignore import IgnoreRules
-from agsekit.snapshots.tree import DIR, FILE, LINK, Meta, Tree
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
+from agsekit.snapshots.ignore.rules import IgnoreRules
 
 IGNORE_FILE = b".backupignore"
 _PERM = 0o7777

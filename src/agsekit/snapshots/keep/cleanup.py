@@ -12,9 +12,9 @@ from datetime import datetime, timezone, tzinfo
 
 from agsekit.config.model import RetentionPolicy
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.marks import forget_marks, load_marks
-from agsekit.snapshots.retention import Decision, SnapshotRef, plan_retention
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.keep.marks import forget_marks, load_marks
+from agsekit.snapshots.keep.retention import Decision, SnapshotRef, plan_retention
 
 
 def plan_clean(

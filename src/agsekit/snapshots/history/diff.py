@@ -13,8 +13,8 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agsekit.snapshots.selection import ancestors
-from agsekit.snapshots.tree import DIR, FILE, LINK, Meta, Tree, same_content
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_content
+from agsekit.snapshots.history.selection import ancestors
 
 PATCH_LIMIT = 1 << 20  # larger files are named, not diffed
 

@@ -16,7 +16,7 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from agsekit.snapshots.wildmatch import Translation, literal, translate
+from agsekit.snapshots.ignore.wildmatch import Translation, literal, translate
 
 Hit = tuple[int, bool]  # (line number, excluded?) of a matching pattern
 NO_HIT: Hit = (-1, False)

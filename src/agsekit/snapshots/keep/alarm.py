@@ -18,10 +18,10 @@ from agsekit.config.model import AlarmPolicy, RetentionPolicy
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
 from agsekit.core.timeparse import format_local
-from agsekit.snapshots.cleanup import clean_store
-from agsekit.snapshots.engine import SnapshotOutcome
-from agsekit.snapshots.marks import set_mark
-from agsekit.snapshots.store import Store
+from agsekit.snapshots.engine.snapshot import SnapshotOutcome
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.keep.cleanup import clean_store
+from agsekit.snapshots.keep.marks import set_mark
 from agsekit.tools import notify
 
 Notifier = Callable[[str, str], bool]

@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import Any
 
 from agsekit.core.errors import SnapshotError, UsageError
-from agsekit.snapshots import manifest
-from agsekit.snapshots.marks import load_marks
-from agsekit.snapshots.names import PARTIAL_SUFFIX, is_partial_name, parse_name
-from agsekit.snapshots.store import Store
-from agsekit.snapshots.tree import Tree
-from agsekit.snapshots.walk import walk_snapshot, walk_source
+from agsekit.snapshots.engine import manifest
+from agsekit.snapshots.engine.names import PARTIAL_SUFFIX, is_partial_name, parse_name
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.engine.tree import Tree
+from agsekit.snapshots.engine.walk import walk_snapshot, walk_source
+from agsekit.snapshots.keep.marks import load_marks
 
 LIVE = "live"
 LATEST = "latest"

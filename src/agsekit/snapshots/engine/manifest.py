@@ -12,8 +12,8 @@ import zlib
 from pathlib import Path
 from typing import Any
 
-from agsekit.snapshots.store import write_atomic
-from agsekit.snapshots.tree import Meta, Tree
+from agsekit.snapshots.engine.store import write_atomic
+from agsekit.snapshots.engine.tree import Meta, Tree
 
 FORMAT = 1
 

@@ -22,7 +22,12 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from agsekit.core.errors import LockBusyError, SnapshotError
-from agsekit.snapshots.names import PARTIAL_SUFFIX, is_partial_name, is_snapshot_name, parse_name
+from agsekit.snapshots.engine.names import (
+    PARTIAL_SUFFIX,
+    is_partial_name,
+    is_snapshot_name,
+    parse_name,
+)
 
 STATE_DIR = ".agsekit"
 

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 
 from agsekit.core.errors import UsageError
-from agsekit.snapshots.tree import Tree
+from agsekit.snapshots.engine.tree import Tree
 
 
 def _inside(path: bytes, root: bytes) -> bytes | None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from agsekit.core.errors import SnapshotError
-from agsekit.snapshots.store import Store, write_atomic
+from agsekit.snapshots.engine.store import Store, write_atomic
 
 FORMAT = 1
 

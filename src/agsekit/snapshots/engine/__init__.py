@@ -1,0 +1,1 @@
+"""The writing engine and the store: walk, compare, build, commit, lock, remove."""

@@ -1,0 +1,1 @@
+"""Reading the history: snapshot listings, diffs, lost files, one file's versions."""

@@ -1,0 +1,1 @@
+"""Ignore rules: .backupignore files and --exclude patterns with gitignore semantics."""

@@ -1,0 +1,1 @@
+"""What is kept: pins and labels, retention, and the mass-deletion alarm."""

@@ -1,0 +1,1 @@
+"""Restore: plan, the safety snapshot, apply, undo."""

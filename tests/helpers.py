@@ -13,16 +13,29 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def without_root_powers() -> list[str]:
+    """A command prefix that makes root obey file permissions like the files' owner does
+    (no CAP_DAC_OVERRIDE / CAP_DAC_READ_SEARCH), so that tests of unreadable or
+    unwritable folders mean the same when the suite runs as root (CI) or as a user."""
+    if os.geteuid() != 0:
+        return []
+    caps = "-dac_override,-dac_read_search"
+    return ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}"]
+
+
 def run_cli(
     *args: str | os.PathLike[str],
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 120,
+    as_owner: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    """Run `agsekit ARGS` in a fresh interpreter, as a user would."""
+    """Run `agsekit ARGS` in a fresh interpreter, as a user would (as_owner: with no
+    power to bypass file permissions, see without_root_powers)."""
     full_env = {**os.environ, **(env or {})}
+    prefix = without_root_powers() if as_owner else []
     return subprocess.run(
-        [sys.executable, "-m", "agsekit", *map(str, args)],
+        [*prefix, sys.executable, "-m", "agsekit", *map(str, args)],
         capture_output=True,
         text=True,
         env=full_env,

@@ -51,9 +51,9 @@ def test_a_wiped_project_is_recoverable_from_the_snapshot_before(setup: Setup) -
     assert f"the last good snapshot is {setup.backups / names[0]}" in result.stderr
     assert "MASS DELETION" in result.stderr
     command = next(
-        line.split("Bring it back:", 1)[1].strip()
+        line.split("Bring it all back:", 1)[1].strip()
         for line in result.stderr.splitlines()
-        if "Bring it back:" in line
+        if "Bring it all back:" in line
     )
     assert command.startswith("agsekit backup-restore")
     restored = setup.run(*shlex.split(command)[1:])  # the one command the user is given

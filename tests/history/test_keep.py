@@ -154,15 +154,16 @@ def test_mass_deletion_alarm_pins_logs_notifies_then_retention_keeps_it(
         retention=RetentionPolicy(timedelta(0), 0, 0, 0, 0),
         notifier=lambda title, body: _record(notes, title, body),
     )
-    assert aftermath.alarm is not None and aftermath.alarm.pinned == before
+    assert aftermath.alarm is not None and aftermath.alarm.pinned == (before,)
     mark = load_marks(store)[before]
     assert mark.pinned and mark.label is not None
     assert mark.label.startswith("before mass deletion ")
     assert snapshots_in(dest) == [before, outcome.name]
     (warning,) = reporter.warnings
     assert "MASS DELETION" in warning
-    assert f"agsekit backup-restore --dest-dir {dest} --snapshot {before} --in-place" in (
-        warning.replace(f"'{dest}'", str(dest))
+    assert (
+        f"agsekit backup-restore --dest-dir {dest} --lost-in {aftermath.alarm.id} --in-place"
+        in warning.replace(f"'{dest}'", str(dest))
     )
     assert "ALARM mass deletion" in (dest / ".agsekit" / "log").read_text()
     assert notes and before in notes[0][1]
@@ -170,7 +171,7 @@ def test_mass_deletion_alarm_pins_logs_notifies_then_retention_keeps_it(
 
 def test_alarm_thresholds(project: Path, dest: Path, snap: Snap) -> None:
     snap()
-    (project / "data.bin").unlink()  # 1 of 9 files
+    (project / "my notes.txt").unlink()  # 1 of 9 files, 18 of 2,100 bytes
     small = snap()
     quiet = RecordingReporter()
     store = Store(dest)

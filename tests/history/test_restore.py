@@ -32,7 +32,12 @@ def test_wiped_project_comes_back_byte_for_byte(
     wiped = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
     assert wiped.returncode == 0, wiped.stderr
     assert "MASS DELETION" in wiped.stderr and good in wiped.stderr
-    assert f"--snapshot {good} --in-place" in wiped.stderr
+    bring_back = next(
+        line.split("Bring it all back:", 1)[1].split()
+        for line in wiped.stderr.splitlines()
+        if "Bring it all back:" in line
+    )
+    assert bring_back[:2] == ["agsekit", "backup-restore"] and "--lost-in" in bring_back
     assert good in (tmp_path / "notified").read_text()
 
     # notice what is gone
@@ -45,10 +50,8 @@ def test_wiped_project_comes_back_byte_for_byte(
     weird = next(item for item in gone.values() if "path_hex" in item)
     assert bytes.fromhex(weird["path_hex"]) == NON_UTF8
 
-    # bring it back
-    restore = run_cli(
-        "backup-restore", "--dest-dir", dest, "--snapshot", good, "--in-place", env=env
-    )
+    # bring it back with exactly the command the alarm printed
+    restore = run_cli(*bring_back[1:], env=env)
     assert restore.returncode == 0, restore.stderr
     assert describe_tree(project) == before_tree
     assert times_of(project) == before_times
@@ -113,7 +116,8 @@ def test_in_place_restore_can_be_undone(project: Path, dest: Path, snap: Snap) -
     safety = [n for n in snapshots_in(dest) if n != old]
     assert len(safety) == 1
     assert f"Saved the state before the restore as snapshot {safety[0]}" in proc.stdout
-    undo_line = proc.stdout.strip().splitlines()[-1].strip()
+    lines = proc.stdout.splitlines()
+    undo_line = lines[lines.index("To undo this restore:") + 1].strip()
     assert undo_line.endswith(f"--snapshot {safety[0]} --in-place --delete")
     listing = json.loads(run_cli("backup-list", "--dest-dir", dest, "--json").stdout)
     assert listing[-1]["label"] == f"before restore of {old}"
@@ -130,7 +134,8 @@ def test_restore_when_nothing_changed_names_the_latest(
     name = snap().name
     proc = run_cli("backup-restore", "--dest-dir", dest, "--snapshot", "latest", "--in-place")
     assert proc.returncode == 0, proc.stderr
-    assert f"Nothing had changed since snapshot {name}" in proc.stdout
+    assert "overwrites and removes nothing" in proc.stdout
+    assert "9 already matched" in proc.stdout
     assert snapshots_in(dest) == [name]
 
 
@@ -191,7 +196,10 @@ def test_refusals(project: Path, dest: Path, snap: Snap, tmp_path: Path) -> None
         ((*base, "--snapshot", name, "/etc/passwd"), "lies outside"),
         ((*base, "--snapshot", name, "src/../../x"), "lies outside"),
         ((*base, "--snapshot", name, "no such file"), "is not in snapshot"),
-        ((*base, "--snapshot", name, "--at", "1h ago"), "--snapshot NAME or --at TIME"),
+        (
+            (*base, "--snapshot", name, "--at", "1h ago"),
+            "--snapshot NAME, --at TIME or --lost-in ALARM",
+        ),
         (("backup-restore", "--dest-dir", dest, "--snapshot", name), "--to DIR or --in-place"),
         (
             ("backup-restore", "--dest-dir", dest, "--snapshot", name, "--to", dest / "x"),

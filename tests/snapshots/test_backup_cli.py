@@ -1,4 +1,4 @@
-"""The backup commands as a user runs them: processes, signals, locks, rsync failures
+"""The backup commands as a user runs them: processes, signals, locks, copy failures
 (issue 2, behaviours 5-8 and 10)."""
 
 from __future__ import annotations
@@ -19,9 +19,14 @@ from pathlib import Path
 import pytest
 
 from agsekit.snapshots.engine.store import Store
-from tests.helpers import describe_tree, run_cli, snapshots_in, start_cli, write
-
-REAL_RSYNC = shutil.which("rsync") or "rsync"
+from tests.helpers import (
+    describe_tree,
+    run_cli,
+    snapshots_in,
+    start_cli,
+    without_root_powers,
+    write,
+)
 
 
 @pytest.fixture
@@ -211,47 +216,75 @@ def test_loop_does_not_hold_the_lock_between_runs(
     assert once.returncode == 0
 
 
-# ----- 8. rsync failures -----------------------------------------------------------------
+# ----- 8. copy failures ------------------------------------------------------------------
 
 
-def fake_rsync(bin_dir: Path, body: str) -> dict[str, str]:
-    """An `rsync` first on PATH that runs `body` (sh) and then the real rsync."""
-    bin_dir.mkdir(exist_ok=True)
-    script = bin_dir / "rsync"
-    script.write_text(f'#!/bin/sh\n{body}\nexec {REAL_RSYNC} "$@"\n')
-    script.chmod(0o755)
-    return {"PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}"}
+def test_any_name_is_backed_up_and_a_file_that_cannot_be_read_is_named(
+    project: Path, tmp_path: Path
+) -> None:
+    # names rsync's --files-from would read as comments, and one the owner cannot read
+    for name in ("#notes.md", ";scratch", "#hash.txt", "dir1/#inner", " lead", "-dash"):
+        write(project / name, f"content of {name}\n")
+    locked = write(project / "locked.txt", "secret\n")
+    locked.chmod(0o000)
+    dest = tmp_path / "dest"
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, as_owner=True)
+    assert proc.returncode == 23, proc.stderr
+    assert "locked.txt: Permission denied" in proc.stderr
+    assert "no message" not in proc.stderr
+    snapshot = dest / snapshots_in(dest)[0]
+    for name in ("#notes.md", ";scratch", "#hash.txt", "dir1/#inner", " lead", "-dash"):
+        assert (snapshot / name).read_text() == f"content of {name}\n"
+    assert not (snapshot / "locked.txt").exists()
+    # it is not forgotten: every later run says so again (no "No changes" with exit 0)
+    again = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, as_owner=True)
+    assert again.returncode == 23, again.stderr
+    assert "locked.txt" in again.stderr
+    locked.chmod(0o644)
+    fixed = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, as_owner=True)
+    assert fixed.returncode == 0, fixed.stderr
+    assert (dest / snapshots_in(dest)[-1] / "locked.txt").read_text() == "secret\n"
 
 
 def test_vanished_files_give_a_complete_snapshot_with_a_warning(
     project: Path, tmp_path: Path
 ) -> None:
-    victim = project / "dir1" / "file1.txt"
-    env = fake_rsync(tmp_path / "bin", f"rm -f '{victim}'")
+    from agsekit.core.reporting import RecordingReporter
+    from agsekit.snapshots.engine.snapshot import SnapshotRequest, take_snapshot
+
+    victim = project / "dir3" / "file19.txt"
+
+    class DeletesOnFirstCopy(RecordingReporter):
+        def progress(self, done: int, total: int, done_bytes: int, total_bytes: int) -> None:
+            victim.unlink(missing_ok=True)  # the first file is copied: now one vanishes
+
     dest = tmp_path / "dest"
-    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
-    assert proc.returncode == 0, proc.stderr
-    assert "vanished" in proc.stderr
+    reporter = DeletesOnFirstCopy()
+    outcome = take_snapshot(SnapshotRequest(project, dest), reporter)
+    assert outcome.status == "created" and not outcome.incomplete
+    assert any("vanished" in w for w in reporter.warnings)
     snapshot = dest / snapshots_in(dest)[0]
-    assert not (snapshot / "dir1" / "file1.txt").exists()
+    assert not (snapshot / "dir3" / "file19.txt").exists()
     assert describe_tree(snapshot) == describe_tree(project)
     again = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
     assert "No changes" in again.stdout
 
 
-def test_rsync_failure_is_reported_in_its_own_words(project: Path, tmp_path: Path) -> None:
+def test_a_failed_snapshot_is_one_clear_error_and_leaves_older_ones_intact(
+    project: Path, tmp_path: Path
+) -> None:
     dest = tmp_path / "dest"
     run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
     first = snapshots_in(dest)[0]
     before = describe_tree(dest / first)
-    env = fake_rsync(
-        tmp_path / "bin", 'echo "rsync: write failed: No space left on device (28)" >&2; exit 11'
-    )
     write(project / "new.txt")
-    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
+    dest.chmod(0o555)
+    try:
+        proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, as_owner=True)
+    finally:
+        dest.chmod(0o755)
     assert proc.returncode == 1
-    assert "No space left on device" in proc.stderr
-    assert "exit 11" in proc.stderr
+    assert "Permission denied" in proc.stderr
     assert "Traceback" not in proc.stderr
     assert snapshots_in(dest) == [first]
     assert Store(dest).partial_names() == []
@@ -259,58 +292,53 @@ def test_rsync_failure_is_reported_in_its_own_words(project: Path, tmp_path: Pat
 
 
 def test_loop_survives_a_failed_run_and_retries(project: Path, tmp_path: Path) -> None:
-    flag = tmp_path / "failed-once"
-    env = fake_rsync(
-        tmp_path / "bin",
-        f'if [ ! -e "{flag}" ]; then touch "{flag}"; echo "rsync: boom" >&2; exit 12; fi',
-    )
     dest = tmp_path / "dest"
-    proc = start_cli(
-        "backup-repeated",
-        "--source-dir",
-        str(project),
-        "--dest-dir",
-        str(dest),
-        "--interval",
-        "0.01",
-        env=env,
-    )
+    run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
+    write(project / "new.txt")
+    dest.chmod(0o555)
+    proc = subprocess.Popen(
+        [*without_root_powers(), sys.executable, "-m", "agsekit", "backup-repeated",
+         "--source-dir", str(project), "--dest-dir", str(dest), "--interval", "0.01"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+    )  # fmt: skip
     try:
+        time.sleep(2)
+        dest.chmod(0o755)
         read_until(proc, "Snapshot ")
     finally:
+        dest.chmod(0o755)
         proc.send_signal(signal.SIGINT)
         _, err = proc.communicate(timeout=30)
-    assert "rsync: boom" in err
+    assert "Permission denied" in err
     assert "trying again" in err
-    assert len(snapshots_in(dest)) == 1
+    assert len(snapshots_in(dest)) == 2
     assert "failed: " in (dest / ".agsekit" / "log").read_text()
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
-def test_stopping_a_loop_leaves_no_rsync_behind(
-    tmp_path: Path, project: Path, sig: signal.Signals
+@pytest.mark.parametrize(
+    ("sig", "code"), [(signal.SIGINT, 130), (signal.SIGTERM, 143), (signal.SIGHUP, 129)]
+)
+def test_stopping_a_loop_mid_copy_leaves_nothing_behind(
+    tmp_path: Path, sig: signal.Signals, code: int
 ) -> None:
-    marker = tmp_path / "rsync-pid"
-    env = fake_rsync(tmp_path / "bin", f'echo $$ > "{marker}"; sleep 30')
+    source = tmp_path / "big"
+    for index in range(40):
+        write(source / f"f{index:02}.bin", os.urandom(1 << 20) * 8)
+    dest = tmp_path / "dest"
     proc = start_cli(
-        "backup-repeated",
-        "--source-dir",
-        str(project),
-        "--dest-dir",
-        str(tmp_path / "dest"),
-        capture=False,
-        env=env,
-        new_session=True,
-    )
-    deadline = time.monotonic() + 30
-    while not marker.exists() and time.monotonic() < deadline:
-        time.sleep(0.05)
-    rsync_pid = int(marker.read_text())
+        "backup-repeated", "--source-dir", str(source), "--dest-dir", str(dest),
+        capture=False, new_session=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while not Store(dest).partial_names() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert Store(dest).partial_names(), "the copy never started"
     proc.send_signal(sig)
-    assert proc.wait(timeout=30) == 130
-    time.sleep(0.2)
-    assert not _alive(rsync_pid), "rsync outlived agsekit"
-    assert Store(tmp_path / "dest").partial_names() == []
+    assert proc.wait(timeout=60) == code
+    assert Store(dest).partial_names() == []
+    assert snapshots_in(dest) == []
+    once = run_cli("backup-once", "--source-dir", source, "--dest-dir", dest)
+    assert once.returncode == 0, once.stderr
 
 
 def _alive(pid: int) -> bool:

@@ -19,12 +19,11 @@ from agsekit.agents.catalogue import AgentKind, kind_of
 from agsekit.agents.secrets import MASK, AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
 from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
-from agsekit.core.errors import AgsekitError, NothingToSnapshotError, UsageError
+from agsekit.core.errors import AgsekitError, UsageError
 from agsekit.core.reporting import RecordingReporter, Reporter
 from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.engine.store import Store
-from agsekit.snapshots.history.catalog import read_stats
-from agsekit.snapshots.keep.alarm import after_snapshot, raise_emptied_alarm
+from agsekit.snapshots.keep.alarm import after_snapshot
 from agsekit.vm.backend import RUNNING, VmBackend
 from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
@@ -222,32 +221,41 @@ class SessionSnapshots:
         self.alarm = alarm
         self.store = Store(plan.mount.backup)
         self._stop = threading.Event()
-        self._emptied_alarm_raised = False
+        self.start: str | None = None  # the state at the session's start: the alarm's reference
 
     def _take(self, moment: str, reporter: Reporter) -> SnapshotOutcome | None:
         label = f"{moment} {self.plan.agent.name} session {self.session_id}"
-        request = SnapshotRequest(self.plan.mount.source, self.plan.mount.backup, label=label)
+        mount = self.plan.mount
+        request = SnapshotRequest(
+            mount.source,
+            mount.backup,
+            config_excludes=mount.exclude,
+            ignore_files=mount.ignore_files,
+            reserve=mount.reserve,
+            label=label,
+        )
+
+        def care(outcome: SnapshotOutcome) -> None:
+            after_snapshot(
+                self.store,
+                outcome,
+                reporter,
+                alarm=self.alarm,
+                retention=mount.retention,
+                session_start=self.start,
+            )
+
         try:
-            outcome = take_snapshot(request, reporter)
-        except NothingToSnapshotError as exc:
-            reporter.warning(exc.message)
-            self._alarm_for_emptied_source(reporter)
-            return None
+            outcome = take_snapshot(request, reporter, refuse_empty=False, after=care)
         except AgsekitError as exc:
             reporter.warning(f"snapshot {moment} the session failed: {exc.message}")
             self.store.log(f"session {self.session_id}: snapshot {moment} failed: {exc.message}")
             return None
-        after_snapshot(
-            self.store, outcome, reporter, alarm=self.alarm, retention=self.plan.mount.retention
-        )
+        if outcome.status == "refused":
+            return None
+        if self.start is None:
+            self.start = outcome.name
         return outcome
-
-    def _alarm_for_emptied_source(self, reporter: Reporter) -> None:
-        latest = self.store.latest()
-        if latest is None or self._emptied_alarm_raised or not self.alarm.enabled:
-            return
-        self._emptied_alarm_raised = True
-        raise_emptied_alarm(self.store, latest, reporter, files=_file_count(self.store, latest))
 
     def before(self) -> None:
         outcome = self._take("before", self.reporter)
@@ -283,8 +291,3 @@ class SessionSnapshots:
         finally:
             self._stop.set()
             thread.join(timeout=120)
-
-
-def _file_count(store: Store, name: str) -> int:
-    files = read_stats(store, name).get("files")
-    return files if isinstance(files, int) else 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import os
 import sys
 
 import click
@@ -60,6 +61,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "backup-pin": ("keep", "backup_pin", "Pin a snapshot so retention never removes it."),
     "backup-unpin": ("keep", "backup_unpin", "Unpin a snapshot."),
     "backup-clean": ("keep", "backup_clean", "Apply the retention policy to a snapshot folder."),
+    "backup-check": ("check", "backup_check", "Verify every snapshot against its manifest."),
+    "backup-repoint": ("backup", "backup_repoint", "Move a snapshot folder to a moved project."),
 }
 
 
@@ -104,9 +107,16 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: runs the CLI and turns expected errors into one clear message."""
+    from agsekit.cli import output
+    from agsekit.cli.signals import exit_code_for_interrupt
+
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    guarded = output.guard_stdout()
     try:
         code = cli.main(args=argv, prog_name="agsekit", standalone_mode=False)
+        sys.stdout.flush()
+        if guarded.failed is not None:
+            raise output.OutputError(guarded.failed.errno, guarded.failed.strerror)
     except click.exceptions.Abort:
         sys.stderr.write("\nAborted.\n")
         sys.exit(130)
@@ -122,10 +132,25 @@ def main(argv: list[str] | None = None) -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.stderr.write("\nInterrupted.\n")
-        sys.exit(130)
-    except BrokenPipeError:
-        sys.exit(141)
+        sys.exit(exit_code_for_interrupt())
+    except (output.OutputError, BrokenPipeError) as exc:
+        _say(f"agsekit: error: cannot write output: {output.describe(exc)}")
+        sys.exit(output.earned_exit[-1] if output.earned_exit else 1)
+    except OSError as exc:
+        if debug:
+            raise
+        where = f": {os.fsdecode(exc.filename)}" if exc.filename else ""
+        _say(f"agsekit: error: {exc.strerror or exc}{where}")
+        sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _say(text: str) -> None:
+    try:
+        sys.stderr.write(text + "\n")
+        sys.stderr.flush()
+    except OSError:
+        pass
 
 
 def report_error(exc: AgsekitError) -> None:
@@ -134,4 +159,4 @@ def report_error(exc: AgsekitError) -> None:
         lines += [f"  {problem}" for problem in exc.problems]
     if exc.hint:
         lines.append(f"  hint: {exc.hint}")
-    sys.stderr.write("\n".join(lines) + "\n")
+    _say("\n".join(lines))

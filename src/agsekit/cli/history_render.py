@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import datetime, timezone
 
 
-def show_path(path: bytes) -> str:
-    """A path for people: bytes that are not UTF-8 appear as \\xNN escapes."""
-    return path.decode("utf-8", "backslashreplace") or "."
+def show_path(path: bytes | str) -> str:
+    """A path for people, control characters and bytes that are not UTF-8 quoted."""
+    from agsekit.core.display import show_path as shown
+
+    return shown(path)
 
 
 def path_fields(path: bytes, key: str = "path") -> dict[str, str]:

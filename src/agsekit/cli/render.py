@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import sys
 import threading
 from typing import Any, TextIO
+
+from agsekit.core.display import format_bytes
+
+__all__ = ["TerminalReporter", "format_bytes", "print_json"]
 
 
 class TerminalReporter:
@@ -32,14 +37,17 @@ class TerminalReporter:
     def info(self, message: str) -> None:
         if self.quiet_info:
             return
-        self._pause_progress()
-        with self._lock:
-            print(f"{self.prefix}{message}", file=self.out, flush=True)
+        self._write(self.out, f"{self.prefix}{message}")
 
     def warning(self, message: str) -> None:
+        self._write(self.err, f"{self.prefix}warning: {message}")
+
+    def _write(self, stream: TextIO, text: str) -> None:
+        """Never raises: work in progress must not depend on its output (a closed pipe,
+        a full disk); the CLI reports a failed stdout once, at the end."""
         self._pause_progress()
-        with self._lock:
-            print(f"{self.prefix}warning: {message}", file=self.err, flush=True)
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            print(text, file=stream, flush=True)
 
     def progress(
         self, done_files: int, total_files: int, done_bytes: int, total_bytes: int
@@ -86,12 +94,3 @@ class TerminalReporter:
 def print_json(data: Any) -> None:
     json.dump(data, sys.stdout, indent=2, ensure_ascii=False, default=str)
     sys.stdout.write("\n")
-
-
-def format_bytes(num: int) -> str:
-    value = float(num)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(value) < 1024 or unit == "TiB":
-            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"

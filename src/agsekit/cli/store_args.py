@@ -1,4 +1,5 @@
-"""The store options every history command shares: --dest-dir DEST or --mount PATH."""
+"""The store options every history command shares: --dest-dir DEST or --mount PATH, and
+the policies that apply to a store."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import click
 from agsekit.cli.options import config_option, load, mount_containing
 
 if TYPE_CHECKING:
-    from agsekit.config.model import AlarmPolicy, Config, RetentionPolicy
+    from agsekit.config.model import AlarmPolicy, Config, MountSpec, RetentionPolicy
     from agsekit.snapshots.engine.store import Store
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -39,39 +40,109 @@ def store_options(func: F) -> F:
 
 
 @dataclass(frozen=True)
+class Policies:
+    """What applies to one store. retention is None when the config does not load: a
+    broken config must never make agsekit guess what to delete."""
+
+    retention: RetentionPolicy | None
+    alarm: AlarmPolicy
+    problem: str | None = None  # why retention is skipped
+
+
+@dataclass(frozen=True)
 class StoreTarget:
     store: Store
-    source: Path | None  # the live folder: recorded in the store, else the mount's source
+    named_source: Path | None  # the folder named on the command line (its mount's source)
     config_path: str | None
-    mount_retention: RetentionPolicy | None
-    mount_alarm: AlarmPolicy | None
+    mount: MountSpec | None
 
-    def policies(self) -> tuple[RetentionPolicy, AlarmPolicy]:
+    def live_source(self) -> Path:
+        """The live folder: the one named (through --mount) wins over the recorded one,
+        with a warning when they differ."""
+        from agsekit.snapshots.history.catalog import live_source, source_note
+
+        source = live_source(self.store, self.named_source)
+        note = source_note(self.store, source)
+        if note is not None:
+            click.echo(f"warning: {note}", err=True)
+        return source
+
+    def source_or_none(self) -> Path | None:
+        from agsekit.core.errors import AgsekitError
+
+        try:
+            return self.named_source or self.store.recorded_source()
+        except AgsekitError:
+            return self.named_source
+
+    def tree_paths(self, paths: tuple[str, ...]) -> list[bytes]:
+        """PATHs as typed, as paths inside the snapshots."""
+        from agsekit.snapshots.history.selection import tree_path
+
+        if not paths:
+            return []
+        source = self.source_or_none()
+        if source is None:
+            return [tree_path(p, Path("/nonexistent-root"), Path("/")) for p in paths]
+        return [tree_path(p, source, Path.cwd()) for p in paths]
+
+    def policies(self) -> Policies:
         """The mount's policies; for --dest-dir, those of the mount whose backup folder it
         is, else the top-level ones of the config (defaults when there is no config)."""
-        if self.mount_retention is not None and self.mount_alarm is not None:
-            return self.mount_retention, self.mount_alarm
-        return policies_for_dest(load(self.config_path, required=False), self.store.dest)
+        from agsekit.core.errors import ConfigError
+
+        if self.mount is not None:
+            return Policies(self.mount.retention, load_alarm(self.config_path))
+        try:
+            return policies_for_dest(load(self.config_path, required=False), self.store.dest)
+        except ConfigError as exc:
+            return broken_config_policies(exc)
+
+    def alarm_policy(self) -> AlarmPolicy:
+        return self.policies().alarm
 
 
-def policies_for_dest(config: Config, dest: Path) -> tuple[RetentionPolicy, AlarmPolicy]:
+def load_alarm(config_path: str | None) -> AlarmPolicy:
+    from agsekit.config.model import AlarmPolicy
+    from agsekit.core.errors import ConfigError
+
+    try:
+        return load(config_path, required=False).alarm
+    except ConfigError:
+        return AlarmPolicy()
+
+
+def broken_config_policies(exc: Exception) -> Policies:
+    from agsekit.config.model import AlarmPolicy
+
+    text = getattr(exc, "message", str(exc))
+    problems = getattr(exc, "problems", [])
+    detail = f" ({problems[0]})" if problems else ""
+    return Policies(
+        None,
+        AlarmPolicy(),
+        f"the config does not load ({text}{detail}): retention is skipped until it does",
+    )
+
+
+def policies_for_dest(config: Config, dest: Path) -> Policies:
     real = os.path.realpath(dest)
     for mount in config.mounts:
         if os.path.realpath(mount.backup) == real:
-            return mount.retention, config.alarm
-    return config.retention, config.alarm
+            return Policies(mount.retention, config.alarm)
+    return Policies(config.retention, config.alarm)
 
 
-def quiet_policies(dest: Path) -> tuple[RetentionPolicy, AlarmPolicy]:
+def quiet_policies(dest: Path) -> Policies:
     """Policies for commands that take no --config (backup-once, backup-repeated): from
-    the default config when it loads, else the defaults."""
-    from agsekit.config.load import empty_config
+    the default config when it loads; when it exists but does not load, retention is
+    skipped (and the alarm keeps its defaults)."""
     from agsekit.core.errors import ConfigError
 
     try:
         config = load(None, required=False)
-    except ConfigError:
-        config = empty_config(None)
+    except ConfigError as exc:
+        return broken_config_policies(exc)
     return policies_for_dest(config, dest)
 
 
@@ -85,13 +156,12 @@ def resolve_store(
         raise UsageError("give the snapshot folder as --dest-dir DEST or --mount PATH (one)")
     if dest_dir is not None:
         store = Store(dest_dir.expanduser())
-        target = StoreTarget(store, store.recorded_source(), config_path, None, None)
+        target = StoreTarget(store, None, config_path, None)
     elif mount_path is not None:
         config = load(config_path)
         mount = mount_containing(config, mount_path)
         store = Store(mount.backup)
-        source = store.recorded_source() or mount.source
-        target = StoreTarget(store, source, config_path, mount.retention, config.alarm)
+        target = StoreTarget(store, mount.source, config_path, mount)
     if not store.exists():
         raise UsageError(f"there is no snapshot folder at {store.dest}")
     return target

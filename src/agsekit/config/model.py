@@ -49,6 +49,9 @@ class MountSpec:
     interval_minutes: float
     vm: str
     retention: RetentionPolicy
+    exclude: tuple[str, ...] = ()
+    ignore_files: str = "both"
+    reserve: float = 0.05
 
     def contains(self, path: Path) -> bool:
         """True when path is the source or lies inside it (symlinks resolved on both sides)."""

@@ -4,7 +4,6 @@ snapshots hold. JSON schemas are documented in docs/json.md."""
 from __future__ import annotations
 
 import os
-import shlex
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -23,9 +22,11 @@ from agsekit.cli.options import json_option
 from agsekit.cli.store_args import StoreTarget, resolve_store, store_options
 
 if TYPE_CHECKING:
-    from agsekit.snapshots.engine.store import Store
+    from agsekit.snapshots.engine.walk import WalkResult
     from agsekit.snapshots.history.catalog import SnapshotEntry
     from agsekit.snapshots.history.diff import DiffEntry, Side
+
+SHOWN_LEFT_OUT = 10
 
 
 @click.command("backup-list")
@@ -34,14 +35,17 @@ if TYPE_CHECKING:
 def backup_list(
     *, dest_dir: Path | None, mount_path: Path | None, config_path: str | None, as_json: bool
 ) -> None:
-    """One row per snapshot, oldest first: time, age, files added / modified / deleted
-    since the previous snapshot, new data, pin and label; then the disk the store uses."""
+    """One row per snapshot, in the order they were taken: time, age, files added /
+    modified / deleted since the previous snapshot, new data, pin and label; then the
+    disk the store uses."""
     from agsekit.cli.render import format_bytes, print_json
     from agsekit.snapshots.history.catalog import list_snapshots
     from agsekit.tools.du import disk_usage
 
     target = resolve_store(dest_dir, mount_path, config_path)
-    entries = list_snapshots(target.store)
+    entries, warning = list_snapshots(target.store)
+    if warning:
+        click.echo(f"warning: {warning}", err=True)
     if as_json:
         print_json([_entry_json(e) for e in entries])
         return
@@ -56,9 +60,10 @@ def backup_list(
         click.echo("  ".join([*cells, row[-1]]).rstrip())
     used = disk_usage(target.store.dest)
     shown = format_bytes(used) if used is not None else "unknown"
+    source = target.source_or_none()
     click.echo(
-        f"{len(entries)} snapshot(s) of {target.source or '?'}; the store uses {shown} "
-        "on disk (hard links counted once)."
+        f"{len(entries)} snapshot(s) of {show_path(str(source)) if source else '?'}; the store "
+        f"uses {shown} on disk (hard links counted once)."
     )
 
 
@@ -71,6 +76,7 @@ def _entry_row(entry: SnapshotEntry, now: datetime) -> list[str]:
     from agsekit.cli.render import format_bytes
 
     new_bytes = entry.count("new_bytes")
+    note = (entry.label or "") + (" (incomplete)" if entry.incomplete else "")
     return [
         entry.name,
         when(entry.time, now),
@@ -79,7 +85,7 @@ def _entry_row(entry: SnapshotEntry, now: datetime) -> list[str]:
         _count(entry, "deleted", "-"),
         format_bytes(new_bytes) if new_bytes is not None else "?",
         "pinned" if entry.pinned else "",
-        (entry.label or "") + (" (incomplete)" if entry.incomplete else ""),
+        show_path(note) if note else "",
     ]
 
 
@@ -122,7 +128,8 @@ def backup_diff(
 ) -> None:
     """What changed from snapshot FROM to TO. FROM and TO are snapshot names, `latest`,
     or `live` (the live folder); the default is latest -> live, and with only FROM the
-    comparison is FROM -> live.
+    comparison is FROM -> live. A comparison with the live folder ends with the live
+    paths that no snapshot holds because the ignore rules leave them out.
 
     \b
     One line per path:  A added   M modified   D deleted   R renamed (same content)
@@ -132,10 +139,11 @@ def backup_diff(
     from agsekit.snapshots.history.diff import counts, diff_trees
 
     target = resolve_store(dest_dir, mount_path, config_path)
-    old_label, old = _side(target, from_name or "latest")
-    new_label, new = _side(target, to_name or "live")
+    old_label, old, _ = _side(target, from_name or "latest")
+    new_label, new, live = _side(target, to_name or "live")
     entries = diff_trees(old, new)
     summary = counts(entries)
+    left_out = _left_out(target, live) if live is not None else []
     if as_json:
         print_json(
             {
@@ -143,6 +151,7 @@ def backup_diff(
                 "to": new_label,
                 "counts": summary,
                 "changes": [] if stat_only else [_diff_json(e) for e in entries],
+                "left_out": [path_fields(p) for p in left_out],
             }
         )
         return
@@ -155,25 +164,36 @@ def backup_diff(
         f"{old_label} -> {new_label}: {summary['added']} added, {summary['modified']} "
         f"modified, {summary['deleted']} deleted, {summary['renamed']} renamed"
     )
+    if left_out:
+        click.echo(left_out_line(left_out))
 
 
-def _side(target: StoreTarget, text: str) -> tuple[str, Side]:
-    from agsekit.snapshots.history.catalog import (
-        LIVE,
-        live_source,
-        live_tree,
-        resolve_name,
-        snapshot_tree,
-    )
+def left_out_line(paths: list[bytes]) -> str:
+    shown = ", ".join(show_path(p) for p in paths[:SHOWN_LEFT_OUT])
+    more = f" and {len(paths) - SHOWN_LEFT_OUT} more" if len(paths) > SHOWN_LEFT_OUT else ""
+    return f"Left out by the ignore rules, so in no snapshot: {len(paths)} path(s): {shown}{more}"
+
+
+def _left_out(target: StoreTarget, walk: WalkResult) -> list[bytes]:
+    """Live paths the rules leave out that the latest snapshot does not hold either."""
+    from agsekit.snapshots.history.catalog import snapshot_tree
+
+    latest = target.store.latest()
+    held = snapshot_tree(target.store, latest) if latest is not None else {}
+    return sorted(p for p in walk.excluded if p not in held)
+
+
+def _side(target: StoreTarget, text: str) -> tuple[str, Side, WalkResult | None]:
+    from agsekit.snapshots.history.catalog import LIVE, live_walk, resolve_name, snapshot_tree
     from agsekit.snapshots.history.diff import Side
 
     store = target.store
     if text == LIVE:
-        source = live_source(store, target.source)
-        root = os.fsencode(os.path.realpath(source))
-        return "live", Side(live_tree(source, store), root)
+        source = target.live_source()
+        walk = live_walk(source, store)
+        return "live", Side(walk.tree, os.fsencode(os.path.realpath(source))), walk
     name = resolve_name(store, text)
-    return name, Side(snapshot_tree(store, name), os.fsencode(store.path_of(name)))
+    return name, Side(snapshot_tree(store, name), os.fsencode(store.path_of(name))), None
 
 
 def _display(path: bytes, kind: str) -> str:
@@ -222,52 +242,57 @@ def backup_deleted(
     since: str | None,
     as_json: bool,
 ) -> None:
-    """Files that some snapshot holds but the live folder does not, each with the newest
-    snapshot that holds it: the "recently deleted" view."""
+    """Files that some snapshot holds but the live folder does not (a file that became a
+    folder, a symlink or a FIFO counts as gone), each with the newest snapshot that holds
+    it: the "recently deleted" view."""
     from agsekit.cli.render import format_bytes, print_json
-    from agsekit.snapshots.history.catalog import live_source
     from agsekit.snapshots.history.files import deleted_files
+    from agsekit.snapshots.keep.alarm import restore_command
 
     target = resolve_store(dest_dir, mount_path, config_path)
-    source = live_source(target.store, target.source)
+    source = target.live_source()
     moment = parse_time(since, "--since") if since else None
     found = deleted_files(target.store, source, moment)
+    kinds = {"l": "symlink", "f": "file"}
     if as_json:
         print_json(
             [
                 {
                     **path_fields(f.path),
-                    "kind": "symlink" if f.kind == "l" else "file",
+                    "kind": kinds.get(f.kind, f.kind),
                     "size": f.size,
                     "last_snapshot": f.last_snapshot,
                     "last_time": iso_local(snapshot_time(f.last_snapshot)),
                     "gone_since": f.gone_since,
+                    "now": _now_kind(f.now),
                 }
                 for f in found
             ]
         )
         return
     if not found:
-        click.echo(f"Nothing is missing from {source}" + (f" since {since}." if since else "."))
+        shown = show_path(str(source))
+        click.echo(f"Nothing is missing from {shown}" + (f" since {since}." if since else "."))
         return
     now = datetime.now(timezone.utc)
     for item in found:
         gone = f"missing since {item.gone_since}" if item.gone_since else "missing now"
+        if item.now is not None:
+            gone = f"now {_now_kind(item.now)}"
         click.echo(
             f"{show_path(item.path)}  ({format_bytes(item.size)})  last in {item.last_snapshot} "
             f"{when(snapshot_time(item.last_snapshot), now)}; {gone}"
         )
     first = found[0]
     click.echo(
-        f"{len(found)} file(s) missing from {source}. Bring one back with:\n  "
-        + _restore_hint(target.store, first.last_snapshot, [first.path])
+        f"{len(found)} file(s) missing from {show_path(str(source))}. Bring one back with:\n  "
+        + restore_command(target.store, "--snapshot", first.last_snapshot, paths=(first.path,))
     )
 
 
-def _restore_hint(store: Store, snapshot: str, paths: list[bytes]) -> str:
-    words = ["agsekit", "backup-restore", "--dest-dir", str(store.dest)]
-    words += ["--snapshot", snapshot, "--in-place", *(os.fsdecode(p) for p in paths)]
-    return shlex.join(words)
+def _now_kind(kind: str | None) -> str | None:
+    names = {"d": "a folder", "l": "a symlink", "f": "a file", "other": "a special file"}
+    return names.get(kind, kind) if kind is not None else None
 
 
 # ----- backup-history ---------------------------------------------------------------------
@@ -292,25 +317,26 @@ def backup_history(
     restore_name: str | None,
     as_json: bool,
 ) -> None:
-    """Every distinct version of one file across the snapshots, and where it was deleted.
+    """Every distinct version of one path across the snapshots, and where it was deleted
+    or changed kind (a file that became a folder, say).
 
     PATH is relative to the current folder when you are inside the backed-up folder,
     else to its root (an absolute path inside it works too)."""
-    from agsekit.cli.render import format_bytes, print_json
-    from agsekit.snapshots.history.catalog import live_source
+    from agsekit.cli.render import print_json
     from agsekit.snapshots.history.files import file_history
     from agsekit.snapshots.history.selection import tree_path
 
     target = resolve_store(dest_dir, mount_path, config_path)
-    source = live_source(target.store, target.source)
+    source = target.live_source()
     rel = tree_path(path, source, Path.cwd())
     if restore_name is not None:
-        from agsekit.cli.commands.restore import run_in_place
+        from agsekit.cli.restoring import run_in_place
         from agsekit.snapshots.history.catalog import resolve_name
+        from agsekit.snapshots.restore.plan import Wanted
 
         # checked before the safety snapshot: a typo must not cost a snapshot and a failure
         name = resolve_name(target.store, restore_name)
-        run_in_place(target, name, source, [rel], delete=False, dry_run=False)
+        run_in_place(target, [Wanted(name, (rel,))], source, delete=False, dry_run=False)
         return
     history = file_history(target.store, source, rel)
     if as_json:
@@ -323,9 +349,10 @@ def backup_history(
                         "first": v.first,
                         "last": v.last,
                         "time": iso_local(snapshot_time(v.first)),
-                        "kind": "symlink" if v.kind == "l" else "file",
+                        "kind": _KIND_NAMES.get(v.kind, v.kind),
                         "size": v.size,
-                        "sha256": v.digest,
+                        "sha256": v.sha256,
+                        "digest": v.digest or None,
                         "deleted_in": v.deleted_in,
                     }
                     for v in history.versions
@@ -333,17 +360,35 @@ def backup_history(
             }
         )
         return
+    _print_history(history)
+
+
+_KIND_NAMES = {"f": "file", "l": "symlink", "d": "folder", "other": "special"}
+
+
+def _print_history(history: Any) -> None:
+    from agsekit.cli.render import format_bytes
+
     now = datetime.now(timezone.utc)
-    click.echo(f"History of {show_path(rel)}:")
+    click.echo(f"History of {show_path(history.path)}:")
+    previous_kind = None
     for v in history.versions:
         span = v.first if v.first == v.last else f"{v.first} .. {v.last}"
-        kind = "symlink" if v.kind == "l" else format_bytes(v.size)
-        click.echo(f"  {span}  {when(snapshot_time(v.first), now)}  {kind}  {v.digest[:12]}")
+        kind = format_bytes(v.size) if v.kind == "f" else _KIND_NAMES.get(v.kind, v.kind)
+        changed = (
+            f"  (was a {_KIND_NAMES.get(previous_kind, previous_kind)})"
+            if previous_kind is not None and previous_kind != v.kind
+            else ""
+        )
+        digest = v.digest[:12] if v.digest else "-"
+        click.echo(f"  {span}  {when(snapshot_time(v.first), now)}  {kind}  {digest}{changed}")
         if v.deleted_in:
             click.echo(f"  {v.deleted_in}  deleted")
+        previous_kind = v.kind
     live = {
         "unchanged": "the live file is the latest version",
         "changed": "the live file differs from the latest version",
         "missing": "the live folder does not have it",
-    }[history.live]
+        "unreadable": "the live file cannot be read",
+    }.get(history.live, f"the live path is {history.live}")
     click.echo(f"Now: {live}. Bring a version back with --restore NAME.")

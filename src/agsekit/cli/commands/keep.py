@@ -46,12 +46,13 @@ def _set_pin(
     pinned: bool,
     label: str | None,
 ) -> None:
+    from agsekit.snapshots.engine.snapshot import lock_wait_message
     from agsekit.snapshots.history.catalog import resolve_name
     from agsekit.snapshots.keep.marks import set_mark
 
     store = resolve_store(dest_dir, mount_path, config_path).store
     resolved = resolve_name(store, name)
-    with store.locked(on_wait=lambda: click.echo("waiting for a running snapshot to finish...")):
+    with store.locked(on_wait=lambda: click.echo(lock_wait_message(store), err=True)):
         mark = set_mark(store, resolved, pinned=pinned, label=label)
     store.log(f"{'pinned' if pinned else 'unpinned'} {resolved}")
     state = "Pinned" if pinned else "Unpinned"
@@ -76,10 +77,14 @@ def backup_clean(
     newest snapshot and pinned ones; remove the rest. The policy is the mount's (--mount),
     else the config's top-level `retention:`, else the defaults."""
     from agsekit.cli.render import TerminalReporter, print_json
+    from agsekit.core.errors import UsageError
     from agsekit.snapshots.keep.cleanup import clean_store, plan_clean
 
     target = resolve_store(dest_dir, mount_path, config_path)
-    retention, _alarm = target.policies()
+    policies = target.policies()
+    retention = policies.retention
+    if retention is None:
+        raise UsageError(policies.problem or "the config does not load: not cleaning")
     if dry_run:
         decisions = plan_clean(target.store, retention)
     else:

@@ -1,139 +1,291 @@
-"""Write a new snapshot directory from a walked source tree.
+"""Write a new snapshot folder from a walked source tree, through verified descriptors.
 
-Unchanged files are hard-linked from the previous snapshot; changed and new files are
-copied by rsync. Nothing in the previous snapshot is ever opened for writing or chmod-ed:
-its files are shared with every older snapshot.
+Unchanged files are hard-linked from the previous snapshot after checking that the copy
+there still matches its manifest entry (a file damaged inside a snapshot is copied again
+from the source, never linked forward). Changed and new files are copied by agsekit
+itself: each source file is opened relative to folders checked to be the ones the walk
+saw, only if it is still the regular file the walk saw, and copied with its holes kept
+and its content digest computed on the way. Files that are hard links of each other in
+the source stay one file in the snapshot. Nothing in the previous snapshot is ever opened
+for writing or chmod-ed: its files are shared with every older snapshot.
 """
 
 from __future__ import annotations
 
 import errno
 import os
-import tempfile
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 
 from agsekit.core.errors import SnapshotError
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Tree, same_content
-from agsekit.tools import rsync
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_content
+from agsekit.tools import root as fs
 
 _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
+Progress = Callable[[int, int, int, int], None]
+
+
+class Cancelled(SnapshotError):
+    """The snapshot was stopped (a loop is shutting down)."""
+
+
+@dataclass(frozen=True)
+class Previous:
+    fd: int
+    tree: Tree
 
 
 @dataclass
 class BuildResult:
     linked: int = 0
     copied: int = 0
-    copied_bytes: int = 0
-    copy_returncode: int = 0
-    copy_stderr: str = ""
-    missing: list[bytes] = field(default_factory=list)  # vanished before rsync could copy
-    unreadable: list[bytes] = field(default_factory=list)  # still there, but not copied
+    copied_bytes: int = 0  # logical size of the copied files
+    written_bytes: int = 0  # data actually written (holes and zero blocks are not)
+    folders: int = 0
+    symlinks: int = 0
+    vanished: list[bytes] = field(default_factory=list)
+    unreadable: list[tuple[bytes, str]] = field(default_factory=list)
+    changed: list[bytes] = field(default_factory=list)  # swapped, or changed while copied
+    carried: list[bytes] = field(default_factory=list)  # unreadable: previous version kept
+    damaged: list[bytes] = field(default_factory=list)  # previous copy did not match
     hardlinks_unsupported: bool = False
+
+    @property
+    def inodes(self) -> int:
+        return self.folders + self.symlinks + self.copied
+
+
+@dataclass
+class _Build:
+    source: fs.DirCursor
+    partial: fs.DirCursor
+    previous: fs.DirCursor | None
+    prev_tree: Tree
+    tree: Tree
+    multi_linked: set[bytes]
+    result: BuildResult
+    leaders: dict[tuple[int, int], bytes] = field(default_factory=dict)
+    can_link: bool = True
 
 
 def build_snapshot(
     *,
-    source: bytes,
-    partial: bytes,
+    source_fd: int,
+    partial_fd: int,
     tree: Tree,
-    previous: tuple[bytes, Tree] | None,
-    scratch_dir: bytes,
-    on_progress: Callable[[int, int, int, int], None] | None = None,
+    previous: Previous | None,
+    multi_linked: set[bytes] = frozenset(),  # type: ignore[assignment]
+    to_copy_total: tuple[int, int] = (0, 0),
+    on_progress: Progress | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> BuildResult:
-    """Fill the empty directory `partial` with `tree`. Entries that vanished before they
-    could be copied are removed from `tree` so that it stays the manifest of the result."""
+    """Fill the empty folder partial_fd with `tree`, which is updated in place so that it
+    stays the manifest of the result (digests and snapshot inodes filled in, entries that
+    could not be copied dropped or carried over from the previous snapshot)."""
+
+    def source_identity(path: bytes) -> fs.Identity | None:
+        meta = tree.get(path)
+        return (meta.dev, meta.ino) if meta is not None and meta.dev else None
+
     result = BuildResult()
-    to_copy = _lay_out(partial, tree, previous, result)
-    if to_copy:
-        _copy(
-            source,
-            partial,
-            tree,
-            to_copy,
-            scratch_dir=scratch_dir,
-            result=result,
-            on_progress=on_progress,
-        )
-    _apply_directory_attributes(partial, tree)
+    total_files, total_bytes = to_copy_total
+    with (
+        fs.DirCursor(source_fd, source_identity) as source,
+        fs.DirCursor(partial_fd) as partial,
+    ):
+        prev_cursor = fs.DirCursor(previous.fd) if previous is not None else None
+        try:
+            job = _Build(
+                source,
+                partial,
+                prev_cursor,
+                previous.tree if previous is not None else {},
+                tree,
+                set(multi_linked),
+                result,
+                can_link=previous is not None,
+            )
+            for path in list(tree):
+                if cancelled is not None and cancelled():
+                    raise Cancelled("the snapshot was stopped")
+                _place(job, path)
+                if on_progress is not None and result.copied:
+                    on_progress(result.copied, total_files, result.copied_bytes, total_bytes)
+            _apply_directory_attributes(job)
+        finally:
+            if prev_cursor is not None:
+                prev_cursor.close()
     return result
 
 
-def _lay_out(
-    partial: bytes, tree: Tree, previous: tuple[bytes, Tree] | None, result: BuildResult
-) -> list[bytes]:
-    """Create folders and symlinks, hard-link unchanged files; return the files to copy."""
-    prev_root, prev_tree = previous if previous is not None else (b"", {})
-    can_link = previous is not None
-    to_copy: list[bytes] = []
-    for path, meta in tree.items():
-        target = partial + b"/" + path
-        if meta.kind == DIR:
-            if path:  # the root is the partial folder itself
-                os.mkdir(target, 0o700)
-        elif meta.kind == LINK:
-            os.symlink(meta.target or b"", target)
-            os.utime(target, ns=(meta.mtime_ns, meta.mtime_ns), follow_symlinks=False)
-        elif meta.kind == FILE:
-            before = prev_tree.get(path)
-            if can_link and before is not None and same_content(before, meta):
-                try:
-                    os.link(prev_root + b"/" + path, target, follow_symlinks=False)
-                    result.linked += 1
-                    continue
-                except OSError as exc:
-                    if exc.errno in _NO_LINKS:
-                        can_link = False
-                        result.hardlinks_unsupported = True
-                    elif exc.errno not in (errno.EMLINK, errno.ENOENT):
-                        raise
-            to_copy.append(path)
-    return to_copy
+def _place(job: _Build, path: bytes) -> None:
+    meta = job.tree.get(path)
+    if meta is None or path == b"":
+        return
+    parent_fd, name = job.partial.parent_of(path)
+    if meta.kind == DIR:
+        os.mkdir(name, 0o700, dir_fd=parent_fd)
+        job.result.folders += 1
+    elif meta.kind == LINK:
+        os.symlink(meta.target or b"", name, dir_fd=parent_fd)
+        os.utime(name, ns=(meta.mtime_ns, meta.mtime_ns), dir_fd=parent_fd, follow_symlinks=False)
+        job.result.symlinks += 1
+    elif not _link_to_leader(job, path, meta, parent_fd, name) and not _link_from_previous(
+        job, path, meta, parent_fd, name
+    ):
+        _copy_file(job, path, meta, parent_fd, name)
 
 
-def _copy(
-    source: bytes,
-    partial: bytes,
-    tree: Tree,
-    to_copy: list[bytes],
-    *,
-    scratch_dir: bytes,
-    result: BuildResult,
-    on_progress: Callable[[int, int, int, int], None] | None,
+def _link_to_leader(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: bytes) -> bool:
+    """A hard link of a file already placed in this snapshot becomes a link to it."""
+    if path not in job.multi_linked:
+        return False
+    key = (meta.dev, meta.ino)
+    leader = job.leaders.get(key)
+    if leader is None or leader not in job.tree:
+        return False
+    lead_parent, lead_name = fs.parent_and_name(leader)
+    lead_fd = fs.open_dir_path(job.partial.fd(b""), lead_parent)
+    try:
+        os.link(lead_name, name, src_dir_fd=lead_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in _NO_LINKS or exc.errno == errno.EMLINK:
+            return False
+        raise
+    finally:
+        os.close(lead_fd)
+    job.tree[path] = meta._replace(
+        digest=job.tree[leader].digest, store_ino=job.tree[leader].store_ino
+    )
+    job.result.linked += 1
+    return True
+
+
+def _remember_leader(job: _Build, path: bytes, meta: Meta) -> None:
+    if path in job.multi_linked:
+        job.leaders.setdefault((meta.dev, meta.ino), path)
+
+
+def _link_from_previous(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: bytes) -> bool:
+    before = job.prev_tree.get(path)
+    if not job.can_link or job.previous is None or before is None:
+        return False
+    if not same_content(before, meta):
+        return False
+    try:
+        prev_fd, _ = job.previous.parent_of(path)
+        st = fs.lstat_at(prev_fd, name)
+    except OSError:
+        st = None
+    if st is None or not _matches(st, before):
+        job.result.damaged.append(path)
+        return False
+    try:
+        os.link(name, name, src_dir_fd=prev_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
+    except OSError as exc:
+        if exc.errno in _NO_LINKS:
+            job.can_link = False
+            job.result.hardlinks_unsupported = True
+            return False
+        if exc.errno in (errno.EMLINK, errno.ENOENT):
+            return False
+        raise
+    job.tree[path] = meta._replace(digest=before.digest or meta.digest, store_ino=st.st_ino)
+    job.result.linked += 1
+    _remember_leader(job, path, meta)
+    return True
+
+
+def _matches(st: os.stat_result | None, recorded: Meta) -> bool:
+    """The previous snapshot's copy is still what its manifest says it is."""
+    if st is None or not stat.S_ISREG(st.st_mode):
+        return False
+    if (st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)) != (
+        recorded.size,
+        recorded.mtime_ns,
+        recorded.mode,
+    ):
+        return False
+    return not recorded.store_ino or recorded.store_ino == st.st_ino
+
+
+def _copy_file(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: bytes) -> None:
+    result = job.result
+    try:
+        src_dir, _ = job.source.parent_of(path)
+        src, before = fs.open_regular(src_dir, name, (meta.dev, meta.ino) if meta.dev else None)
+    except (fs.TreeChanged, fs.NotRegular):
+        result.changed.append(path)
+        del job.tree[path]
+        return
+    except FileNotFoundError:
+        result.vanished.append(path)
+        del job.tree[path]
+        return
+    except OSError as exc:
+        _carry_over_or_drop(job, path, parent_fd, name, exc)
+        return
+    try:
+        dst = os.open(name, fs.NEW_FILE_FLAGS, 0o600, dir_fd=parent_fd)
+        try:
+            copied = fs.copy_fd(src, dst, before.st_size, before)
+            fs.set_file_attributes(dst, meta.mode, before.st_mtime_ns)
+            store_ino = os.fstat(dst).st_ino
+        finally:
+            os.close(dst)
+    finally:
+        os.close(src)
+    if copied.changed:
+        result.changed.append(path)
+    job.tree[path] = meta._replace(
+        size=copied.size,
+        mtime_ns=before.st_mtime_ns,
+        ctime_ns=before.st_ctime_ns,
+        digest=copied.digest,
+        store_ino=store_ino,
+        blocks=before.st_blocks,
+    )
+    result.copied += 1
+    result.copied_bytes += copied.size
+    result.written_bytes += copied.data_bytes
+    _remember_leader(job, path, meta)
+
+
+def _carry_over_or_drop(
+    job: _Build, path: bytes, parent_fd: int, name: bytes, exc: OSError
 ) -> None:
-    total_bytes = sum(tree[p].size for p in to_copy)
-    total_files = len(to_copy)
-    progress = None
-    if on_progress is not None:
-        callback = on_progress
-
-        def progress(done_bytes: int, done_files: int) -> None:
-            callback(done_files, total_files, done_bytes, total_bytes)
-
-    with tempfile.NamedTemporaryFile(dir=scratch_dir, prefix=b".copy-list-") as listing:
-        listing.write(b"\0".join(to_copy) + b"\0")
-        listing.flush()
-        outcome = rsync.copy_listed(source, partial, Path(os.fsdecode(listing.name)), progress)
-    result.copy_returncode = outcome.returncode
-    result.copy_stderr = outcome.stderr
-    if not outcome.ok and outcome.returncode != rsync.PARTIAL:
-        raise SnapshotError(rsync.describe_failure(outcome))
-    for path in to_copy:
-        if os.path.lexists(partial + b"/" + path):
-            result.copied += 1
-            result.copied_bytes += tree[path].size
-        else:
-            gone = not os.path.lexists(source + b"/" + path)
-            (result.missing if gone else result.unreadable).append(path)
-            del tree[path]
+    """An unreadable file is not a deleted file: keep the previous snapshot's version of
+    it when there is one (and say so), else leave it out (and say so)."""
+    reason = exc.strerror or str(exc)
+    job.result.unreadable.append((path, reason))
+    before = job.prev_tree.get(path)
+    if before is not None and before.kind == FILE and job.previous is not None:
+        try:
+            prev_fd, _ = job.previous.parent_of(path)
+            st = fs.lstat_at(prev_fd, name)
+            if _matches(st, before):
+                os.link(name, name, src_dir_fd=prev_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
+                job.tree[path] = before
+                job.result.carried.append(path)
+                job.result.linked += 1
+                return
+        except OSError:
+            pass
+    del job.tree[path]
 
 
-def _apply_directory_attributes(partial: bytes, tree: Tree) -> None:
+def _apply_directory_attributes(job: _Build) -> None:
     """Modes and times of folders, deepest first, once nothing more is written inside."""
-    for path in reversed(tree):
-        meta = tree[path]
-        if meta.kind == DIR:
-            target = partial + b"/" + path if path else partial
-            os.chmod(target, meta.mode)
-            os.utime(target, ns=(meta.mtime_ns, meta.mtime_ns))
+    for path in reversed(list(job.tree)):
+        meta = job.tree[path]
+        if meta.kind != DIR:
+            continue
+        if path == b"":
+            fd = job.partial.fd(b"")
+            os.fchmod(fd, meta.mode)
+            os.utime(fd, ns=(meta.mtime_ns, meta.mtime_ns))
+            continue
+        parent_fd, name = job.partial.parent_of(path)
+        os.chmod(name, meta.mode, dir_fd=parent_fd)
+        os.utime(name, ns=(meta.mtime_ns, meta.mtime_ns), dir_fd=parent_fd)

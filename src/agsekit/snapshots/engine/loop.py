@@ -1,24 +1,25 @@
 """Repeated snapshots: one loop per source, several loops in one process.
 
 A loop holds the store's lock only while it takes a snapshot, never for its lifetime, so
-`backup-once`, other loops and agent sessions can share the store. A failed run is logged
-and reported, and the loop tries again at the next interval: it never dies silently.
+`backup-once`, other loops and agent sessions can share the store. A loop never dies
+quietly and never depends on its output: a failed run (an error, an unexpected exception,
+a source that is missing for now) is logged and reported, and the loop tries again at the
+next interval.
 """
 
 from __future__ import annotations
 
+import contextlib
 import threading
+import traceback
 from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
 
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.engine.snapshot import (
-    SnapshotOutcome,
-    SnapshotRequest,
-    check_paths,
-    take_snapshot,
-)
+from agsekit.snapshots.engine.build import Cancelled
+from agsekit.snapshots.engine.snapshot import After, SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.engine.store import Store
 from agsekit.tools.runner import CHILDREN
 
@@ -30,51 +31,86 @@ class LoopJob:
     request: SnapshotRequest
     interval_minutes: float
     reporter: Reporter
-    on_outcome: OutcomeHandler | None = None
+    on_outcome: OutcomeHandler | None = None  # after the lock is released: say what happened
+    aftercare: After | None = None  # under the lock: the alarm, retention
 
 
 def run_loop(job: LoopJob, stop: threading.Event) -> None:
     """Snapshot now, then every interval, until stop is set."""
-    check_paths(job.request.source, job.request.dest)
     store = Store(job.request.dest)
-    store.ensure()
-    with store.loop_registration():
+    with ExitStack() as registration:
+        registered = False
         while not stop.is_set():
+            if not registered:
+                registered = _register(store, registration)
             run_once(job, store, stop)
             if stop.is_set():
                 break
-            job.reporter.info(f"Done, waiting {job.interval_minutes:g} minutes")
+            _say(job.reporter.info, f"Done, waiting {job.interval_minutes:g} minutes")
             stop.wait(job.interval_minutes * 60)
 
 
-def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
+def _register(store: Store, stack: ExitStack) -> bool:
     try:
-        outcome = take_snapshot(job.request, job.reporter, refuse_empty=False)
+        stack.enter_context(store.loop_registration())
+    except (AgsekitError, OSError):
+        return False  # the store cannot be created yet (a disk not mounted): next time
+    return True
+
+
+def _say(emit: Callable[[str], None], text: str) -> None:
+    with contextlib.suppress(OSError):  # a loop must not depend on its output
+        emit(text)
+
+
+def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
+    wait = f"trying again in {job.interval_minutes:g} minutes"
+    try:
+        outcome = take_snapshot(
+            job.request,
+            job.reporter,
+            refuse_empty=False,
+            after=job.aftercare,
+            cancelled=stop.is_set,
+        )
+    except (Cancelled, KeyboardInterrupt):
+        _say(job.reporter.info, "stopped; the unfinished snapshot was removed")
+        if isinstance(stop, threading.Event):
+            stop.set()
+        return
     except AgsekitError as exc:
         if stop.is_set():
-            job.reporter.info("stopped; the unfinished snapshot was removed")
+            _say(job.reporter.info, "stopped; the unfinished snapshot was removed")
             return
-        job.reporter.warning(
-            f"snapshot of {job.request.source} failed: {exc.message}; "
-            f"trying again in {job.interval_minutes:g} minutes"
+        _say(
+            job.reporter.warning, f"snapshot of {job.request.source} failed: {exc.message}; {wait}"
         )
         store.log(f"failed: {exc.message}")
+        return
+    except Exception as exc:
+        _say(
+            job.reporter.warning,
+            f"snapshot of {job.request.source} failed unexpectedly: {exc!r}; {wait}",
+        )
+        store.log(f"unexpected failure: {exc!r}")
+        for line in traceback.format_exc().splitlines():
+            store.log(f"  {line}")
         return
     if job.on_outcome is not None:
         try:
             job.on_outcome(outcome)
-        except (AgsekitError, OSError) as exc:  # the snapshot is safe; keep the loop alive
+        except Exception as exc:
             text = exc.message if isinstance(exc, AgsekitError) else str(exc)
-            job.reporter.warning(f"after snapshot {outcome.name}: {text}")
+            _say(job.reporter.warning, f"after snapshot {outcome.name}: {text}")
             store.log(f"after snapshot {outcome.name} failed: {text}")
 
 
 def run_loops(jobs: Sequence[LoopJob], stop: threading.Event) -> list[BaseException]:
-    """Run every job in its own thread until stop is set (or all of them fail to start).
+    """Run every job in its own thread until stop is set.
 
-    Returns the errors that ended loops early (a source that is not a folder, say). On
-    KeyboardInterrupt every loop is stopped, running rsyncs are terminated, and each loop
-    is given time to remove its unfinished snapshot before the interrupt goes on."""
+    On KeyboardInterrupt (Ctrl+C, or SIGTERM/SIGHUP turned into one) every loop is
+    stopped and given time to remove its unfinished snapshot before the interrupt goes
+    on. Returns the errors that ended loops (none, normally: loops retry)."""
     errors: list[BaseException] = []
     # Events, not Thread.join: a join interrupted by Ctrl+C can report a live thread as
     # finished (CPython 3.11), which would let the process exit in the middle of cleanup.
@@ -83,8 +119,8 @@ def run_loops(jobs: Sequence[LoopJob], stop: threading.Event) -> list[BaseExcept
     def guarded(job: LoopJob, done: threading.Event) -> None:
         try:
             run_loop(job, stop)
-        except AgsekitError as exc:
-            job.reporter.warning(f"not watching {job.request.source}: {exc.message}")
+        except BaseException as exc:
+            _say(job.reporter.warning, f"the loop for {job.request.source} stopped: {exc!r}")
             errors.append(exc)
         finally:
             done.set()

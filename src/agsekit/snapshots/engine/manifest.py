@@ -1,21 +1,49 @@
 """Manifests: the recorded Tree of each snapshot, kept in DEST/.agsekit/manifests/.
 
 A manifest lets the engine decide "changed or not" and "link or copy" without walking the
-previous snapshot. It is plain data (zlib-compressed JSON): a store that an agent could
-reach must never be able to make the host run code, so no pickle.
+previous snapshot, lets `backup-check` verify a snapshot, and records the ignore rules the
+snapshot was taken with (a restore decides "ignored" by them). It is plain data
+(zlib-compressed JSON): a store must never be able to make the host run code.
+
+A manifest is validated completely when read: every path must be a safe relative path
+whose parent folder precedes it, every field must have its type. Anything else means the
+manifest is damaged, and it is treated as missing (the snapshot is then read from disk).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+import os
 import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agsekit.snapshots.engine.store import write_atomic
-from agsekit.snapshots.engine.tree import Meta, Tree
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
+from agsekit.tools import root as fs
 
-FORMAT = 1
+FORMAT = 2
+MAX_INFLATED = 1 << 31  # a manifest that inflates beyond 2 GiB is not one we wrote
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The ignore rules a snapshot was taken with."""
+
+    host: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    read_tree: bool = True
+    files: Mapping[bytes, bytes] = field(default_factory=dict)  # prefix -> content
+
+
+@dataclass(frozen=True)
+class Manifest:
+    tree: Tree
+    rules: Rules | None = None  # None: an old manifest that did not record them
+    absent: frozenset[bytes] = frozenset()  # paths the snapshot vouches were absent
 
 
 def _text(raw: bytes) -> str:
@@ -26,43 +54,185 @@ def _raw(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape")
 
 
-def encode(tree: Tree) -> bytes:
+def encode(manifest: Manifest) -> bytes:
     rows = [
-        [_text(p), m.kind, m.mode, m.size, m.mtime_ns, m.ctime_ns, m.ino]
-        + ([_text(m.target)] if m.target is not None else [])
-        for p, m in tree.items()
+        [
+            _text(p),
+            m.kind,
+            m.mode,
+            m.size,
+            m.mtime_ns,
+            m.ctime_ns,
+            m.ino,
+            _text(m.target) if m.target is not None else None,
+            base64.b64encode(m.digest).decode("ascii") if m.digest is not None else None,
+            m.store_ino,
+            m.blocks,
+        ]
+        for p, m in manifest.tree.items()
     ]
-    data = json.dumps({"format": FORMAT, "entries": rows}, separators=(",", ":"))
+    doc: dict[str, Any] = {"format": FORMAT, "entries": rows}
+    if manifest.rules is not None:
+        doc["rules"] = {
+            "host": [[label, list(patterns)] for label, patterns in manifest.rules.host],
+            "read_tree": manifest.rules.read_tree,
+            "files": {_text(k): _text(v) for k, v in sorted(manifest.rules.files.items())},
+        }
+    if manifest.absent:
+        doc["absent"] = sorted(_text(p) for p in manifest.absent)
+    data = json.dumps(doc, separators=(",", ":"))
     return zlib.compress(data.encode("ascii"), 1)
 
 
-def decode(blob: bytes) -> Tree:
-    """ValueError for anything that is not a manifest this version wrote."""
+def decode(blob: bytes) -> Manifest:
+    """ValueError for anything that is not a valid manifest this version can read."""
     try:
-        doc: Any = json.loads(zlib.decompress(blob))
-    except (zlib.error, UnicodeDecodeError) as exc:
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(blob, MAX_INFLATED)
+        if inflater.unconsumed_tail:
+            raise ValueError("manifest too large")
+        doc: Any = json.loads(raw)
+    except (zlib.error, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"not a manifest: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") != FORMAT:
+    if not isinstance(doc, dict) or doc.get("format") not in (1, FORMAT):
         raise ValueError("unknown manifest format")
+    entries = doc.get("entries")
+    if not isinstance(entries, list):
+        raise ValueError("no entries")
     tree: Tree = {}
-    for row in doc["entries"]:
-        target = _raw(row[7]) if len(row) > 7 else None
-        tree[_raw(row[0])] = Meta(row[1], row[2], row[3], row[4], row[5], row[6], target)
-    return tree
+    for row in entries:
+        path, meta = _row(row, doc["format"])
+        _check_place(tree, path, meta)
+        tree[path] = meta
+    if b"" not in tree:
+        raise ValueError("no root entry")
+    return Manifest(tree, _rules(doc.get("rules")), _absent(doc.get("absent")))
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
+
+
+def _row(row: Any, version: int) -> tuple[bytes, Meta]:
+    width = 11 if version == FORMAT else None
+    if not isinstance(row, list) or (width and len(row) != width) or len(row) < 7:
+        raise ValueError("malformed entry")
+    path_text, kind, mode, size, mtime, ctime, ino = row[:7]
+    if not isinstance(path_text, str) or kind not in (FILE, DIR, LINK):
+        raise ValueError("malformed entry")
+    if not all(_is_int(v) for v in (mode, size, ctime, ino)) or mode > 0o7777:
+        raise ValueError("malformed entry")
+    if not isinstance(mtime, int) or isinstance(mtime, bool):
+        raise ValueError("malformed entry")
+    path = _raw(path_text)
+    fs.components(path)  # ValueError for `..`, `.`, empty or absolute components
+    target_text = row[7] if len(row) > 7 else None
+    if (kind == LINK) != isinstance(target_text, str):
+        raise ValueError("malformed symlink entry")
+    target = _raw(target_text) if isinstance(target_text, str) else None
+    digest, store_ino, blocks = None, 0, 0
+    if version == FORMAT:
+        digest = _digest(row[8])
+        store_ino, blocks = row[9], row[10]
+        if not (_is_int(store_ino) and _is_int(blocks)):
+            raise ValueError("malformed entry")
+    return path, Meta(kind, mode, size, mtime, ctime, ino, target, digest, store_ino, blocks)
+
+
+def _digest(value: Any) -> bytes | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValueError("malformed digest")
+    try:
+        digest = base64.b64decode(value, validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError("malformed digest") from None
+    if len(digest) != fs.DIGEST_BYTES:
+        raise ValueError("malformed digest")
+    return digest
+
+
+def _check_place(tree: Tree, path: bytes, meta: Meta) -> None:
+    if path in tree:
+        raise ValueError("duplicate entry")
+    if path == b"":
+        if meta.kind != DIR or tree:
+            raise ValueError("the root must come first and be a folder")
+        return
+    parent = path.rpartition(b"/")[0]
+    if parent not in tree or tree[parent].kind != DIR:
+        raise ValueError("an entry whose folder is not recorded before it")
+
+
+def _rules(raw: Any) -> Rules | None:
+    if raw is None:
+        return None
+    if not isinstance(raw, dict):
+        raise ValueError("malformed rules")
+    host_raw, files_raw = raw.get("host", []), raw.get("files", {})
+    read_tree = raw.get("read_tree", True)
+    if not isinstance(host_raw, list) or not isinstance(files_raw, dict):
+        raise ValueError("malformed rules")
+    if not isinstance(read_tree, bool):
+        raise ValueError("malformed rules")
+    host = []
+    for item in host_raw:
+        if (
+            not isinstance(item, list)
+            or len(item) != 2
+            or not isinstance(item[0], str)
+            or not isinstance(item[1], list)
+            or not all(isinstance(p, str) for p in item[1])
+        ):
+            raise ValueError("malformed rules")
+        host.append((item[0], tuple(item[1])))
+    files = {}
+    for prefix, content in files_raw.items():
+        if not isinstance(content, str):
+            raise ValueError("malformed rules")
+        raw_prefix = _raw(prefix)
+        if raw_prefix and not raw_prefix.endswith(b"/"):
+            raise ValueError("malformed rules")
+        fs.components(raw_prefix.rstrip(b"/"))
+        files[raw_prefix] = _raw(content)
+    return Rules(tuple(host), read_tree, files)
+
+
+def _absent(raw: Any) -> frozenset[bytes]:
+    if raw is None:
+        return frozenset()
+    if not isinstance(raw, list) or not all(isinstance(p, str) for p in raw):
+        raise ValueError("malformed absent list")
+    paths = frozenset(_raw(p) for p in raw)
+    for path in paths:
+        fs.components(path)
+    return paths
 
 
 def manifest_path(state_dir: Path, name: str) -> Path:
     return state_dir / "manifests" / f"{name}.manifest"
 
 
-def save(state_dir: Path, name: str, tree: Tree) -> None:
-    write_atomic(manifest_path(state_dir, name), encode(tree))
+def save(state_dir: Path, name: str, manifest: Manifest) -> None:
+    write_atomic(manifest_path(state_dir, name), encode(manifest))
+
+
+def load_manifest(state_dir: Path, name: str) -> Manifest | None:
+    """The manifest of snapshot `name`, or None when it is missing, unreadable or damaged."""
+    try:
+        fd = fs.open_root(state_dir / "manifests")
+    except OSError:
+        return None
+    try:
+        blob = fs.read_regular(fd, f"{name}.manifest".encode(), 1 << 30)
+        return decode(blob)
+    except (OSError, ValueError):
+        return None
+    finally:
+        os.close(fd)
 
 
 def load(state_dir: Path, name: str) -> Tree | None:
-    """The manifest of snapshot `name`, or None when it is missing or unreadable."""
-    try:
-        blob = manifest_path(state_dir, name).read_bytes()
-        return decode(blob)
-    except (OSError, ValueError, KeyError, IndexError, TypeError):
-        return None
+    found = load_manifest(state_dir, name)
+    return found.tree if found is not None else None

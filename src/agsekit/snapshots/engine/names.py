@@ -40,3 +40,20 @@ def next_name(now: datetime, latest: str | None) -> str:
     if latest is not None and name <= latest:
         name = format_name(parse_name(latest) + timedelta(seconds=1))
     return name
+
+
+FUTURE_TOLERANCE = timedelta(minutes=1)
+
+
+def name_for(now: datetime, existing: list[str]) -> tuple[str, str | None]:
+    """The name for a snapshot started at `now`, and the newest existing name when it lies
+    in the future (a clock that was ahead): then the new snapshot is named by the real time
+    instead of after it (the order of snapshots is kept by their sequence numbers)."""
+    newest = max(existing) if existing else None
+    if newest is not None and parse_name(newest) > now + FUTURE_TOLERANCE:
+        taken = set(existing)
+        moment = now
+        while format_name(moment) in taken:
+            moment += timedelta(seconds=1)
+        return format_name(moment), newest
+    return next_name(now, newest), None

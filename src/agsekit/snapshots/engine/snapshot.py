@@ -1,12 +1,16 @@
 """Take one snapshot: the engine's only write path into a store.
 
 Sequence, all under the store's lock:
-  1. clear what an interrupted run left (`-partial` folders, the trash);
-  2. fast no-change check (fingerprint), else walk the source and compare it with the
-     latest snapshot's manifest; no change -> no snapshot;
-  3. refuse to record a source that looks wiped or unmounted;
-  4. build `<name>-partial` (links for unchanged files, rsync for the rest), write its
-     manifest, flush it to disk, and only then rename it to `<name>`.
+  1. clear what an interrupted run left (`-partial` folders, temporary files, the trash);
+  2. check that the store belongs to this source;
+  3. fast no-change check (fingerprint), else walk the source and compare it with the
+     latest snapshot's manifest (content decides where only inode or ctime differ);
+     no change -> no snapshot;
+  4. refuse to record a source that looks wiped, unmounted or wholly ignored, or a
+     snapshot the store has no room for;
+  5. build `<name>-partial` (links for unchanged files, verified copies for the rest),
+     write its manifest, flush it to disk, and only then rename it to `<name>`;
+  6. the caller's aftercare (the alarm, pins, retention) runs under the same lock.
 A crash at any point leaves at most a `-partial` folder, which step 1 removes next time.
 """
 
@@ -22,26 +26,44 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
+from agsekit.core.display import show_path
 from agsekit.core.errors import NothingToSnapshotError, SnapshotError, UsageError
+from agsekit.core.paths import is_inside, relative_inside
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.engine import fastcheck, manifest
-from agsekit.snapshots.engine.build import BuildResult, build_snapshot
-from agsekit.snapshots.engine.compare import compare
-from agsekit.snapshots.engine.names import PARTIAL_SUFFIX, next_name
+from agsekit.snapshots.engine import fastcheck, manifest, space
+from agsekit.snapshots.engine.build import BuildResult, Previous, build_snapshot
+from agsekit.snapshots.engine.compare import Changes, compare
+from agsekit.snapshots.engine.content import refreshed, settle_by_content
+from agsekit.snapshots.engine.manifest import Manifest, Rules
+from agsekit.snapshots.engine.names import FUTURE_TOLERANCE, PARTIAL_SUFFIX, name_for, parse_name
 from agsekit.snapshots.engine.store import Store, write_atomic
-from agsekit.snapshots.engine.tree import DIR, Tree
-from agsekit.snapshots.engine.walk import WalkResult, walk_snapshot, walk_source
-from agsekit.tools import rsync
+from agsekit.snapshots.engine.tree import DIR, FILE, Tree
+from agsekit.snapshots.engine.walk import RuleSource, WalkResult, walk_snapshot, walk_tree
+from agsekit.tools import root as fs
 
-Status = Literal["created", "unchanged"]
+Status = Literal["created", "unchanged", "refused"]
+SHOWN = 10
 
 
 @dataclass(frozen=True)
 class SnapshotRequest:
     source: Path
     dest: Path
-    excludes: tuple[str, ...] = ()
+    excludes: tuple[str, ...] = ()  # --exclude: always applied
+    config_excludes: tuple[str, ...] = ()  # the mount's `exclude:` in the config
+    ignore_files: str = "both"  # host | tree | both
+    reserve: float = 0.05
     label: str | None = None
+    force: frozenset[bytes] = frozenset()  # kept whatever the rules (safety snapshots)
+    absent: frozenset[tuple[bytes, bool]] = frozenset()  # (path, is_dir) a restore creates
+
+    def rule_source(self) -> RuleSource:
+        host: list[tuple[str, tuple[str, ...]]] = []
+        if self.excludes:
+            host.append(("--exclude", self.excludes))
+        if self.config_excludes and self.ignore_files != "tree":
+            host.append(("the config's exclude", self.config_excludes))
+        return RuleSource(tuple(host), read_tree=self.ignore_files != "host")
 
 
 @dataclass(frozen=True)
@@ -60,6 +82,13 @@ class SnapshotOutcome:
     incomplete: bool = False  # some files could not be read
     warnings: tuple[str, ...] = field(default_factory=tuple)
     deleted_paths: tuple[bytes, ...] = field(default_factory=tuple)
+    newly_excluded: tuple[bytes, ...] = ()  # held by the previous snapshot, now ignored
+    forced_in: tuple[bytes, ...] = ()  # kept only because the request forced them
+    refused: str | None = None  # "empty", "excluded" or "space"
+    message: str | None = None  # why it was refused
+
+
+After = Callable[[SnapshotOutcome], None]
 
 
 def utc_now() -> datetime:
@@ -77,25 +106,24 @@ class _Paths:
 def check_paths(source: Path, dest: Path) -> _Paths:
     """Refuse impossible source/store combinations before anything is created."""
     src = Path(os.path.abspath(source))
-    if not src.exists():
-        raise UsageError(f"source folder {src} does not exist")
+    if not os.path.lexists(src):
+        raise UsageError(f"source folder {show_path(str(src))} does not exist")
     if not src.is_dir():
-        raise UsageError(f"source {src} is not a folder")
-    real_src = os.path.realpath(src)
-    real_dest = os.path.realpath(dest)
+        raise UsageError(f"source {show_path(str(src))} is not a folder")
+    real_src = Path(os.path.realpath(src))
+    real_dest = Path(os.path.realpath(dest))
     if real_dest == real_src:
         raise UsageError(f"the snapshot folder cannot be the source itself ({src})")
-    if real_src.startswith(real_dest.rstrip("/") + "/"):
+    if is_inside(real_src, real_dest):
         raise UsageError(
             f"the source {src} lies inside the snapshot folder {dest}",
             hint="choose a --dest-dir outside the folder you back up",
         )
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise UsageError(f"snapshot folder {dest} exists and is not a folder")
-    inside = None
-    if real_dest.startswith(real_src.rstrip("/") + "/"):
-        inside = os.fsencode(real_dest[len(real_src.rstrip("/")) + 1 :])
-    return _Paths(Path(real_src), os.fsencode(real_src), Store(Path(dest)), inside)
+    inside = relative_inside(real_dest, real_src)
+    store_inside = os.fsencode(inside) if inside else None
+    return _Paths(real_src, os.fsencode(real_src), Store(Path(dest)), store_inside)
 
 
 def take_snapshot(
@@ -104,11 +132,15 @@ def take_snapshot(
     *,
     clock: Callable[[], datetime] = utc_now,
     refuse_empty: bool = True,
+    after: After | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> SnapshotOutcome:
     """Take a snapshot of request.source into request.dest if anything changed.
 
-    Raises NothingToSnapshotError when the source is empty but the latest snapshot is not
-    (refuse_empty=False turns that into a warning and an "unchanged" outcome)."""
+    `after` runs with the store's lock still held, for created and refused outcomes (the
+    alarm and retention). Raises NothingToSnapshotError when the source is empty or
+    wholly ignored but the latest snapshot is not (refuse_empty=False turns that into a
+    "refused" outcome); SnapshotError when the store has no room for it."""
     paths = check_paths(request.source, request.dest)
     store = paths.store
     if paths.store_inside is not None:
@@ -116,129 +148,31 @@ def take_snapshot(
             f"the snapshot folder {store.dest} is inside the source; it is left out of the "
             "snapshots, but an agent that can write to the source can reach it"
         )
-    with store.locked(
-        on_wait=lambda: reporter.info(
-            f"waiting for another agsekit process that is writing to {store.dest}..."
-        )
-    ):
+    with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
         try:
-            return _take_locked(request, paths, reporter, clock=clock, refuse_empty=refuse_empty)
+            outcome = _take_locked(request, paths, reporter, clock, cancelled)
         except OSError as exc:  # a full disk, a permission problem: older snapshots intact
-            where = f" ({exc.filename!r})" if exc.filename else ""
             raise SnapshotError(
-                f"snapshot of {paths.source} failed: {exc.strerror or exc}{where}"
+                describe_os_error(f"snapshot of {paths.source} failed", exc)
             ) from exc
-
-
-def _take_locked(
-    request: SnapshotRequest,
-    paths: _Paths,
-    reporter: Reporter,
-    *,
-    clock: Callable[[], datetime],
-    refuse_empty: bool,
-) -> SnapshotOutcome:
-    store = paths.store
-    for name in store.discard_partials():
-        reporter.info(
-            f"removed the unfinished snapshot {name}{PARTIAL_SUFFIX} of an interrupted run"
-        )
-        store.log(f"removed unfinished {name}{PARTIAL_SUFFIX}")
-    store.empty_trash()
-    started = clock()
-    latest = store.latest()
-    state_file = store.state / "fastcheck.json"
-    context = fastcheck.context_key(paths.source_b, store.dest, request.excludes)
-    state = fastcheck.load_state(state_file)
-    prune = state.prune if state is not None and state.context == context else ()
-    prune = prune or fastcheck.prune_list([], paths.store_inside)
-    print_before_walk = fastcheck.fingerprint(paths.source_b, prune)
-    if (
-        latest is not None
-        and print_before_walk is not None
-        and state is not None
-        and state.context == context
-        and state.snapshot == latest
-        and state.fingerprint == print_before_walk
-    ):
-        return SnapshotOutcome("unchanged", latest, latest)
-
-    walk = _walk(paths, request.excludes)
-    warnings = _walk_warnings(walk)
-    for text in warnings:
-        reporter.warning(text)
-    previous = _previous_tree(store, latest)
-    changes = compare(previous, walk.tree) if latest is not None else None
-    new_prune = fastcheck.prune_list(walk.excluded_dirs, paths.store_inside)
-
-    def remember(snapshot: str | None) -> None:
-        usable = print_before_walk if new_prune == prune else None
-        fastcheck.save_state(
-            state_file, fastcheck.FastCheckState(context, new_prune, usable, snapshot)
-        )
-
-    if latest is not None and changes is not None and not changes.any:
-        remember(latest)
-        return SnapshotOutcome("unchanged", latest, latest, warnings=tuple(warnings))
-    if latest is not None and _holds_no_files(walk.tree) and not _holds_no_files(previous):
-        message = (
-            f"the source {paths.source} is empty, but the latest snapshot {latest} is not: "
-            "not taking a snapshot (is a disk unmounted, or was the project wiped?); "
-            f"the last good snapshot is {store.path_of(latest)}"
-        )
-        store.log(f"refused: source empty; last good snapshot {latest}")
+        if after is not None and outcome.status != "unchanged":
+            after(outcome)
+    if outcome.status == "refused":
+        if outcome.refused == "space":
+            raise SnapshotError(outcome.message or "not enough room for the snapshot")
         if refuse_empty:
-            raise NothingToSnapshotError(message)
-        reporter.warning(message)
-        return SnapshotOutcome("unchanged", latest, latest, warnings=(*warnings, message))
-
-    name = next_name(started, latest)
-    run = _Run(request, paths, name, latest, walk, previous, started, warnings)
-    outcome = _finish(run, _build(run, reporter))
-    for text in outcome.warnings[len(warnings) :]:
-        reporter.warning(text)
-    remember(name)
+            raise NothingToSnapshotError(outcome.message or "the source is empty")
+        reporter.warning(outcome.message or "the source is empty")
     return outcome
 
 
-def _walk(paths: _Paths, excludes: tuple[str, ...]) -> WalkResult:
-    skip: frozenset[tuple[int, int]] = frozenset()
-    if paths.store_inside is not None and paths.store.exists():
-        st = os.stat(paths.store.dest)
-        skip = frozenset({(st.st_dev, st.st_ino)})
-    return walk_source(paths.source_b, excludes, skip)
+def lock_wait_message(store: Store) -> str:
+    return f"waiting for another agsekit process that is writing to {store.dest}..."
 
 
-def _walk_warnings(walk: WalkResult) -> list[str]:
-    warnings = []
-    if walk.specials:
-        shown = ", ".join(_show(p) for p in walk.specials[:5])
-        more = f" and {len(walk.specials) - 5} more" if len(walk.specials) > 5 else ""
-        warnings.append(
-            f"skipped {len(walk.specials)} socket(s), FIFO(s) or device(s): {shown}{more}"
-        )
-    for path, reason in walk.unreadable[:10]:
-        warnings.append(f"could not read {_show(path)}: {reason}")
-    if len(walk.unreadable) > 10:
-        warnings.append(f"... and {len(walk.unreadable) - 10} more unreadable entries")
-    return warnings
-
-
-def _show(path: bytes) -> str:
-    return repr(os.fsdecode(path))[1:-1]
-
-
-def _previous_tree(store: Store, latest: str | None) -> Tree:
-    if latest is None:
-        return {}
-    tree = manifest.load(store.state, latest)
-    if tree is None:
-        tree = walk_snapshot(os.fsencode(store.path_of(latest)))
-    return tree
-
-
-def _holds_no_files(tree: Tree) -> bool:
-    return all(meta.kind == DIR for meta in tree.values())
+def describe_os_error(what: str, exc: OSError) -> str:
+    where = f" ({show_path(os.fsdecode(exc.filename))})" if exc.filename else ""
+    return f"{what}: {exc.strerror or exc}{where}"
 
 
 @dataclass
@@ -247,33 +181,364 @@ class _Run:
 
     request: SnapshotRequest
     paths: _Paths
-    name: str
     latest: str | None
     walk: WalkResult
     previous: Tree
     started: datetime
-    warnings: list[str]
+    changes: Changes
+    settled: list[bytes]
+    warnings: list[str] = field(default_factory=list)
+    newly_excluded: list[bytes] = field(default_factory=list)
+    name: str = ""
 
     @property
-    def partial(self) -> Path:
-        return self.paths.store.path_of(self.name + PARTIAL_SUFFIX)
+    def store(self) -> Store:
+        return self.paths.store
+
+    @property
+    def safety(self) -> bool:
+        return bool(self.request.force or self.request.absent)
+
+    @property
+    def complete(self) -> bool:
+        return not (self.walk.unreadable or self.walk.unreadable_dirs)
 
 
-def _build(run: _Run, reporter: Reporter) -> BuildResult:
-    store = run.paths.store
-    os.mkdir(run.partial, 0o700)
-    prev = None
-    if run.latest is not None:
-        prev = (os.fsencode(store.path_of(run.latest)), run.previous)
-    try:
-        return build_snapshot(
-            source=run.paths.source_b,
-            partial=os.fsencode(run.partial),
-            tree=run.walk.tree,
-            previous=prev,
-            scratch_dir=os.fsencode(store.state),
-            on_progress=reporter.progress,
+@dataclass
+class _Fingerprint:
+    """The fast no-change check: a fingerprint of the source's metadata taken before the
+    walk it vouches for, compared with the one recorded at the last run."""
+
+    file: Path
+    context: str
+    prune: tuple[bytes, ...]
+    state: fastcheck.FastCheckState | None
+    before_walk: str | None
+
+    @classmethod
+    def take(cls, paths: _Paths, request: SnapshotRequest) -> _Fingerprint:
+        file = paths.store.state / "fastcheck.json"
+        context = fastcheck.context_key(paths.source_b, paths.store.dest, _rules_key(request))
+        state = fastcheck.load_state(file)
+        prune = state.prune if state is not None and state.context == context else ()
+        prune = prune or fastcheck.prune_list([], paths.store_inside)
+        return cls(file, context, prune, state, fastcheck.fingerprint(paths.source_b, prune))
+
+    def unchanged_since(self, latest: str | None) -> bool:
+        state = self.state
+        return (
+            latest is not None
+            and self.before_walk is not None
+            and state is not None
+            and state.context == self.context
+            and state.snapshot == latest
+            and state.fingerprint == self.before_walk
         )
+
+    def remember(self, snapshot: str | None, walk: WalkResult, paths: _Paths, usable: bool) -> None:
+        """Record the state; an incomplete run records no fingerprint, so that the next run
+        looks again (and says again what it could not read)."""
+        prune = fastcheck.prune_list(walk.excluded_dirs, paths.store_inside)
+        usable = usable and prune == self.prune
+        fastcheck.save_state(
+            self.file,
+            fastcheck.FastCheckState(
+                self.context, prune, self.before_walk if usable else None, snapshot
+            ),
+        )
+
+
+def _take_locked(
+    request: SnapshotRequest,
+    paths: _Paths,
+    reporter: Reporter,
+    clock: Callable[[], datetime],
+    cancelled: Callable[[], bool] | None,
+) -> SnapshotOutcome:
+    store = paths.store
+    _clean_up(store, reporter)
+    _check_source(store, paths.source, reporter)
+    started = clock()
+    latest = store.latest()
+    fingerprint = _Fingerprint.take(paths, request)
+    if not (request.force or request.absent) and fingerprint.unchanged_since(latest):
+        return SnapshotOutcome("unchanged", latest, latest)
+    with fs.opened(fs.open_root(paths.source_b)) as source_fd:
+        walk = _walk(source_fd, paths, request)
+        previous = _previous(store, latest)
+        prev_fd = fs.open_root(store.path_of(latest)) if latest is not None else None
+        try:
+            run = _Run(request, paths, latest, walk, previous, started, Changes(), [])
+            _compare_run(run, source_fd, prev_fd)
+            for text in run.warnings:
+                reporter.warning(text)
+            if latest is not None and not run.changes.any and not walk.absent_ignored:
+                if run.settled:
+                    _refresh_manifest(store, latest, refreshed(previous, walk.tree, run.settled))
+                fingerprint.remember(latest, walk, paths, run.complete)
+                return _unchanged(run, incomplete=not run.complete)
+            refusal = _refusal(run) or _no_room(run, source_fd)
+            if refusal is not None:
+                return _refused(run, *refusal)
+            run.name, future = name_for(started, store.snapshot_names())
+            result = _build(run, source_fd, prev_fd, reporter, cancelled)
+        finally:
+            if prev_fd is not None:
+                os.close(prev_fd)
+    final = compare(previous, walk.tree)
+    if latest is not None and not final.any and not walk.absent_ignored:
+        store.discard_partials()  # only unreadable files "changed": nothing new to keep
+        fingerprint.remember(latest, walk, paths, False)
+        outcome = _unchanged(run, incomplete=True, build=result)
+        for text in outcome.warnings[len(run.warnings) :]:
+            reporter.warning(text)
+        return outcome
+    outcome = _finish(run, result, final, future)
+    for text in outcome.warnings[len(run.warnings) :]:
+        reporter.warning(text)
+    fingerprint.remember(run.name, walk, paths, not outcome.incomplete)
+    return outcome
+
+
+def _compare_run(run: _Run, source_fd: int, prev_fd: int | None) -> None:
+    """The walk set against the latest snapshot: content settles what metadata cannot."""
+    walk, previous = run.walk, run.previous
+    _carry_unreadable_folders(walk, previous)
+    run.settled = settle_by_content(walk.tree, previous, source_fd, prev_fd)
+    run.changes = compare(previous, walk.tree)
+    run.warnings = _walk_warnings(walk) + _clock_warning(run.store, run.started)
+    run.newly_excluded = _newly_excluded(run)
+    if run.newly_excluded:
+        run.warnings.append(_rules_change_warning(run, run.newly_excluded))
+
+
+def _refused(run: _Run, reason: str, message: str) -> SnapshotOutcome:
+    run.store.log(f"refused: {message}")
+    return SnapshotOutcome(
+        "refused",
+        run.latest,
+        run.latest,
+        warnings=tuple(run.warnings),
+        refused=reason,
+        message=message,
+        newly_excluded=tuple(run.newly_excluded),
+    )
+
+
+def _rules_key(request: SnapshotRequest) -> tuple[str, ...]:
+    source = request.rule_source()
+    return (
+        f"tree={source.read_tree}",
+        *(f"{label}\0{pattern}" for label, patterns in source.host for pattern in patterns),
+    )
+
+
+def _clean_up(store: Store, reporter: Reporter) -> None:
+    for name in store.discard_partials():
+        reporter.info(
+            f"removed the unfinished snapshot {name}{PARTIAL_SUFFIX} of an interrupted run"
+        )
+        store.log(f"removed unfinished {name}{PARTIAL_SUFFIX}")
+    store.sweep_temporary()
+    for problem in store.empty_trash():
+        reporter.warning(problem)
+
+
+def _check_source(store: Store, source: Path, reporter: Reporter) -> None:
+    """One store, one source. A store whose recorded source still exists refuses another
+    one; when the recorded source is gone (the project moved), the new one takes over."""
+    recorded = store.recorded_source()
+    if recorded is None or os.path.realpath(recorded) == str(source):
+        return
+    if os.path.isdir(recorded):
+        raise UsageError(
+            f"{store.dest} holds the snapshots of {show_path(str(recorded))}, not of "
+            f"{show_path(str(source))}",
+            hint="use another --dest-dir for this folder; if the project really moved, "
+            f"re-point the store with: agsekit backup-repoint --dest-dir {store.dest} "
+            f"--source-dir {source}",
+        )
+    reporter.warning(
+        f"{store.dest} recorded {show_path(str(recorded))}, which no longer exists; it now "
+        f"backs up {show_path(str(source))}"
+    )
+    store.record_source(source, replace=True)
+    store.log(f"re-pointed from {recorded} to {source} (the recorded source is gone)")
+
+
+def _walk(source_fd: int, paths: _Paths, request: SnapshotRequest) -> WalkResult:
+    skip: set[fs.Identity] = set()
+    if paths.store_inside is not None and paths.store.exists():
+        skip.add(fs.identity(os.stat(paths.store.dest)))
+    return walk_tree(
+        source_fd, request.rule_source(), skip=skip, force=request.force, absent=request.absent
+    )
+
+
+def _previous(store: Store, latest: str | None) -> Tree:
+    if latest is None:
+        return {}
+    found = manifest.load_manifest(store.state, latest)
+    if found is not None:
+        return found.tree
+    try:
+        return walk_snapshot(os.fsencode(store.path_of(latest)))
+    except OSError as exc:
+        raise SnapshotError(
+            describe_os_error(f"cannot read the latest snapshot {latest}", exc)
+        ) from None
+
+
+def _carry_unreadable_folders(walk: WalkResult, previous: Tree) -> None:
+    """A folder that could not be listed keeps what the previous snapshot held in it:
+    unreadable is not deleted."""
+    if not walk.unreadable_dirs:
+        return
+    prefixes = tuple(p + b"/" for p in walk.unreadable_dirs if p)
+    whole = b"" in walk.unreadable_dirs
+    for path, meta in previous.items():
+        if path and (whole or path.startswith(prefixes)) and path not in walk.tree:
+            walk.tree[path] = meta._replace(dev=0)
+
+
+def _walk_warnings(walk: WalkResult) -> list[str]:
+    warnings = list(walk.ignore_problems)
+    if walk.specials:
+        shown = ", ".join(f"{show_path(p)} ({kind})" for p, kind in walk.specials[:5])
+        more = f" and {len(walk.specials) - 5} more" if len(walk.specials) > 5 else ""
+        warnings.append(
+            f"skipped {len(walk.specials)} socket(s), FIFO(s) or device(s): {shown}{more}"
+        )
+    warnings += [
+        f"could not read {show_path(p)}: {reason}" for p, reason in walk.unreadable[:SHOWN]
+    ]
+    if len(walk.unreadable) > SHOWN:
+        warnings.append(f"... and {len(walk.unreadable) - SHOWN} more unreadable entries")
+    if walk.unreadable_dirs:
+        warnings.append("what the unreadable folders held is kept as the previous snapshot had it")
+    if walk.too_deep:
+        warnings.append(
+            f"left out {len(walk.too_deep)} folder(s) nested deeper than the limit, e.g. "
+            f"{show_path(walk.too_deep[0])[:200]}..."
+        )
+    if walk.changed:
+        warnings.append(
+            f"{len(walk.changed)} entries changed while they were read (e.g. "
+            f"{show_path(walk.changed[0])}); the next snapshot takes them"
+        )
+    return warnings
+
+
+def _clock_warning(store: Store, now: datetime) -> list[str]:
+    names = store.snapshot_names()
+    if names and parse_name(max(names)) > now + FUTURE_TOLERANCE:
+        return [
+            f"the snapshot {max(names)} is dated in the future (a clock was ahead when it "
+            "was taken); new snapshots are named by the real time and ordered by when they "
+            "were taken"
+        ]
+    return []
+
+
+def _newly_excluded(run: _Run) -> list[bytes]:
+    """Files the previous snapshot holds that the live folder still has, but that the
+    rules now leave out (an ignore file or an exclude pattern changed)."""
+    if run.latest is None:
+        return []
+    gone = [p for p in run.changes.deleted if run.previous[p].kind == FILE]
+    if not gone:
+        return []
+    tops = set(run.walk.excluded)
+    dirs = tuple(p + b"/" for p in run.walk.excluded_dirs)
+    return [p for p in gone if p in tops or p.startswith(dirs)]
+
+
+def _rules_change_warning(run: _Run, paths: list[bytes]) -> str:
+    shown = ", ".join(show_path(p) for p in paths[:SHOWN])
+    more = f" and {len(paths) - SHOWN} more" if len(paths) > SHOWN else ""
+    return (
+        f"the ignore rules now leave out {len(paths)} file(s) that snapshot {run.latest} "
+        f"holds and the folder still has: {shown}{more}; they are no longer backed up "
+        "(see the .backupignore files and exclude patterns)"
+    )
+
+
+def _holds_no_files(tree: Tree) -> bool:
+    return all(meta.kind == DIR for meta in tree.values())
+
+
+def _refusal(run: _Run) -> tuple[str, str] | None:
+    """Never record a source that looks wiped, unmounted or wholly ignored as the latest
+    state when the latest snapshot holds files."""
+    if run.latest is None or not _holds_no_files(run.walk.tree) or _holds_no_files(run.previous):
+        return None
+    source = show_path(str(run.paths.source))
+    last = f"the last good snapshot is {run.store.path_of(run.latest)}"
+    if run.walk.excluded:
+        shown = ", ".join(show_path(p) for p in run.walk.excluded[:SHOWN])
+        return (
+            "excluded",
+            f"every file in {source} is left out by the ignore rules ({_rule_origins(run)}; "
+            f"left out: {shown}): not taking a snapshot; {last}",
+        )
+    return (
+        "empty",
+        f"the source {source} is empty, but the latest snapshot {run.latest} is not: not "
+        f"taking a snapshot (is a disk unmounted, or was the project wiped?); {last}",
+    )
+
+
+def _rule_origins(run: _Run) -> str:
+    origins = [label for label, _patterns in run.request.rule_source().host]
+    origins += [show_path(prefix + b".backupignore") for prefix in run.walk.ignore_files]
+    return "rules from " + (", ".join(origins) or "nowhere")
+
+
+def _no_room(run: _Run, source_fd: int) -> tuple[str, str] | None:
+    tree = run.walk.tree
+    to_copy = [p for p in run.changes.added + run.changes.modified if tree[p].kind == FILE]
+    cost = space.estimate(tree, to_copy, source_fd)
+    room = space.usage(run.store.dest)
+    reason = space.refusal(cost, room, run.request.reserve, run.store.dest)
+    return ("space", reason) if reason is not None else None
+
+
+def _unchanged(run: _Run, *, incomplete: bool, build: BuildResult | None = None) -> SnapshotOutcome:
+    warnings = list(run.warnings)
+    if build is not None:
+        warnings += _build_warnings(run, build)
+    if incomplete and not any("could not" in w for w in warnings):
+        warnings.append("some files could not be read, as at the last snapshot")
+    return SnapshotOutcome(
+        "unchanged", run.latest, run.latest, incomplete=incomplete, warnings=tuple(warnings)
+    )
+
+
+def _build(
+    run: _Run,
+    source_fd: int,
+    prev_fd: int | None,
+    reporter: Reporter,
+    cancelled: Callable[[], bool] | None,
+) -> BuildResult:
+    store = run.store
+    partial = store.path_of(run.name + PARTIAL_SUFFIX)
+    os.mkdir(partial, 0o700)
+    previous = Previous(prev_fd, run.previous) if prev_fd is not None else None
+    to_copy = [p for p in run.changes.added + run.changes.modified if run.walk.tree[p].kind == FILE]
+    totals = (len(to_copy), sum(run.walk.tree[p].size for p in to_copy))
+    try:
+        with fs.opened(fs.open_root(partial)) as partial_fd:
+            return build_snapshot(
+                source_fd=source_fd,
+                partial_fd=partial_fd,
+                tree=run.walk.tree,
+                previous=previous,
+                multi_linked=run.walk.multi_linked,
+                to_copy_total=totals,
+                on_progress=reporter.progress,
+                cancelled=cancelled,
+            )
     except BaseException:
         store.discard_partials()
         raise
@@ -282,30 +547,59 @@ def _build(run: _Run, reporter: Reporter) -> BuildResult:
 
 
 def _build_warnings(run: _Run, result: BuildResult) -> list[str]:
-    warnings = list(run.warnings)
-    if result.missing or result.copy_returncode == rsync.VANISHED:
+    warnings = []
+    if result.vanished:
         warnings.append(
-            f"{len(result.missing) or 'some'} file(s) vanished while the snapshot was taken; "
-            "the snapshot is complete without them"
+            f"{len(result.vanished)} file(s) vanished while the snapshot was taken; the "
+            "snapshot is complete without them"
         )
-    if result.unreadable or (result.copy_returncode == rsync.PARTIAL and not result.missing):
-        warnings.append(f"some files could not be copied: {rsync.rsync_words(result.copy_stderr)}")
+    if result.changed:
+        shown = ", ".join(show_path(p) for p in result.changed[:SHOWN])
+        warnings.append(
+            f"{len(result.changed)} file(s) changed or were replaced while they were copied "
+            f"({shown}); the next snapshot takes them again"
+        )
+    if result.unreadable:
+        lines = [f"{show_path(p)}: {reason}" for p, reason in result.unreadable[:SHOWN]]
+        more = (
+            f"; and {len(result.unreadable) - SHOWN} more" if len(result.unreadable) > SHOWN else ""
+        )
+        kept = (
+            f" ({len(result.carried)} kept as the previous snapshot had them)"
+            if result.carried
+            else ""
+        )
+        warnings.append(
+            f"{len(result.unreadable)} file(s) could not be copied{kept}: "
+            + "; ".join(lines)
+            + more
+        )
+    if result.damaged:
+        shown = ", ".join(show_path(p) for p in result.damaged[:SHOWN])
+        warnings.append(
+            f"{len(result.damaged)} file(s) in snapshot {run.latest} no longer match what was "
+            f"recorded (damaged, or edited inside the store): {shown}; copied again from the "
+            "source instead of linked (run `agsekit backup-check`)"
+        )
     if result.hardlinks_unsupported:
         warnings.append(
-            f"the filesystem of {run.paths.store.dest} does not support hard links: every "
+            f"the filesystem of {run.store.dest} does not support hard links: every "
             "snapshot there is a full copy"
         )
     return warnings
 
 
-def _finish(run: _Run, result: BuildResult) -> SnapshotOutcome:
-    store = run.paths.store
+def _finish(
+    run: _Run, result: BuildResult, changes: Changes, future: str | None
+) -> SnapshotOutcome:
+    store = run.store
     tree = run.walk.tree
-    changes = compare(run.previous, tree)
     added, modified, deleted = changes.file_counts(run.previous, tree)
-    incomplete = bool(result.unreadable or run.walk.unreadable) or (
-        result.copy_returncode == rsync.PARTIAL and not result.missing
-    )
+    incomplete = bool(result.unreadable or run.walk.unreadable or run.walk.unreadable_dirs)
+    warnings = [*run.warnings, *_build_warnings(run, result)]
+    note = space.cost_note(result.inodes, result.folders, added + modified + deleted)
+    if note is not None:
+        warnings.append(note)
     outcome = SnapshotOutcome(
         "created",
         run.name,
@@ -319,29 +613,44 @@ def _finish(run: _Run, result: BuildResult) -> SnapshotOutcome:
         copied_bytes=result.copied_bytes,
         linked_files=result.linked,
         incomplete=incomplete,
-        warnings=tuple(_build_warnings(run, result)),
+        warnings=tuple(warnings),
         deleted_paths=tuple(p for p in changes.deleted if run.previous[p].kind != DIR),
+        newly_excluded=tuple(run.newly_excluded),
+        forced_in=tuple(run.walk.forced_in),
     )
-    manifest.save(store.state, run.name, tree)
+    source = run.request.rule_source()
+    rules = Rules(source.host, source.read_tree, dict(run.walk.ignore_files))
+    absent = frozenset(run.walk.absent_ignored)
+    manifest.save(store.state, run.name, Manifest(dict(tree), rules, absent))
     write_atomic(
         store.state / "manifests" / f"{run.name}.json",
-        json.dumps(_stats(run, outcome)) + "\n",
+        json.dumps(_stats(run, outcome, result)) + "\n",
     )
-    _flush_to_disk(run.partial)
-    os.rename(run.partial, store.path_of(run.name))
+    partial = store.path_of(run.name + PARTIAL_SUFFIX)
+    _flush_to_disk(partial)
+    os.rename(partial, store.path_of(run.name))
     _fsync_dir(store.dest)
     store.record_source(run.paths.source)
     store.log(
         f"snapshot {run.name}: +{added} ~{modified} -{deleted} files, "
-        f"{result.copied_bytes} new bytes" + (" (incomplete)" if incomplete else "")
+        f"{result.written_bytes} new bytes" + (" (incomplete)" if incomplete else "")
     )
+    if future is not None:
+        store.log(f"snapshot {future} is dated in the future; {run.name} named by real time")
     return outcome
 
 
-def _stats(run: _Run, outcome: SnapshotOutcome) -> dict[str, object]:
+def _next_seq(store: Store) -> int:
+    seqs = [store.read_stats(n).get("seq") for n in store.snapshot_names()]
+    known = [s for s in seqs if isinstance(s, int) and not isinstance(s, bool)]
+    return max(known, default=0) + 1
+
+
+def _stats(run: _Run, outcome: SnapshotOutcome, result: BuildResult) -> dict[str, object]:
     """What history commands read about a snapshot without opening its manifest."""
     return {
         "name": run.name,
+        "seq": _next_seq(run.store),
         "source": str(run.paths.source),
         "started": run.started.isoformat(),
         "finished": utc_now().isoformat(),
@@ -350,13 +659,24 @@ def _stats(run: _Run, outcome: SnapshotOutcome) -> dict[str, object]:
         "added": outcome.added,
         "modified": outcome.modified,
         "deleted": outcome.deleted,
-        "new_bytes": outcome.copied_bytes,
+        "new_bytes": result.written_bytes,
         "linked": outcome.linked_files,
         "copied": outcome.copied_files,
+        "inodes": result.inodes,
         "incomplete": outcome.incomplete,
         "label": run.request.label,
         "excludes": list(run.request.excludes),
+        "config_excludes": list(run.request.config_excludes),
+        "ignore_files": run.request.ignore_files,
     }
+
+
+def _refresh_manifest(store: Store, name: str, tree: Tree) -> None:
+    """Record the live identity of files found equal by content (no snapshot needed)."""
+    found = manifest.load_manifest(store.state, name)
+    if found is None:
+        return
+    manifest.save(store.state, name, Manifest(tree, found.rules, found.absent))
 
 
 def _flush_to_disk(path: Path) -> None:

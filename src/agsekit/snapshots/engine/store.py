@@ -1,8 +1,15 @@
 """The snapshot store on disk: listing, locking, the engine's state, crash-safe removal.
 
-Nothing outside this module and the engine writes under DEST. Every change to the store
-happens with the store's lock held (flock on DEST/.agsekit/lock, released by the kernel
-if the process dies, so there is never a stale lock to clean up).
+Nothing outside the engine's locked paths writes under DEST. Every change to the store
+happens with the store's lock held: flock on the DEST/.agsekit folder itself, which
+deleting a file cannot undo, and which the kernel releases if the process dies, so there
+is never a stale lock to clean up. The lock is re-entrant inside one process (a restore
+holds it while it takes its safety snapshot).
+
+Removal never needs new space or inodes: an interrupted snapshot (`-partial`) is removed
+where it lies (its name already says it is not a snapshot); a complete snapshot is first
+renamed into the trash, which exists from the store's first use, so an interruption never
+leaves a half-deleted folder that looks like a snapshot.
 """
 
 from __future__ import annotations
@@ -11,16 +18,17 @@ import errno
 import fcntl
 import json
 import os
-import shutil
 import stat
 import tempfile
-import time
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
+from agsekit.core.display import show_path
 from agsekit.core.errors import LockBusyError, SnapshotError
 from agsekit.snapshots.engine.names import (
     PARTIAL_SUFFIX,
@@ -28,8 +36,12 @@ from agsekit.snapshots.engine.names import (
     is_snapshot_name,
     parse_name,
 )
+from agsekit.tools import root as fs
 
 STATE_DIR = ".agsekit"
+TEMP_PREFIX = ".tmp-"
+STATS_CAP = 1 << 20
+LOG_CAP = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -39,10 +51,29 @@ class SnapshotInfo:
     time: datetime
 
 
+class _Held:
+    """The lock of one store inside this process: a re-entrant mutex plus the flock."""
+
+    def __init__(self) -> None:
+        self.mutex = threading.RLock()
+        self.depth = 0
+        self.fd: int | None = None
+
+
+_HELD: dict[str, _Held] = {}
+_HELD_GUARD = threading.Lock()
+
+
+def _held_for(key: str) -> _Held:
+    with _HELD_GUARD:
+        return _HELD.setdefault(key, _Held())
+
+
 class Store:
     def __init__(self, dest: Path) -> None:
         self.dest = Path(os.path.abspath(dest))
         self.state = self.dest / STATE_DIR
+        self._order: tuple[frozenset[str], list[str]] | None = None
 
     # ----- reading -------------------------------------------------------------------
 
@@ -50,8 +81,19 @@ class Store:
         return self.dest.is_dir()
 
     def snapshot_names(self) -> list[str]:
-        """Complete snapshots, oldest first. Entries that are not snapshots are ignored."""
-        return sorted(n for n in self._entries() if is_snapshot_name(n) and self._is_dir(n))
+        """Complete snapshots in the order they were taken (which is the order of their
+        names unless a clock was wrong). Entries that are not snapshots are ignored."""
+        names = frozenset(n for n in self._entries() if is_snapshot_name(n) and self._is_dir(n))
+        if self._order is not None and self._order[0] == names:
+            return list(self._order[1])
+
+        def key(name: str) -> tuple[int, str]:
+            seq = self.read_stats(name).get("seq")
+            return (seq if isinstance(seq, int) and not isinstance(seq, bool) else -1, name)
+
+        ordered = sorted(names, key=key)
+        self._order = (names, ordered)
+        return list(ordered)
 
     def partial_names(self) -> list[str]:
         return sorted(n for n in self._entries() if is_partial_name(n))
@@ -66,14 +108,48 @@ class Store:
     def path_of(self, name: str) -> Path:
         return self.dest / name
 
-    def recorded_source(self) -> Path | None:
-        """The source folder recorded at the first snapshot, if any."""
+    def read_stats(self, name: str) -> dict[str, Any]:
+        """What the engine recorded about a snapshot ({} when missing or damaged)."""
         try:
-            data = json.loads((self.state / "store.json").read_text())
+            fd = fs.open_root(self.state / "manifests")
+        except OSError:
+            return {}
+        try:
+            data = json.loads(fs.read_regular(fd, f"{name}.json".encode(), STATS_CAP))
         except (OSError, ValueError):
+            return {}
+        finally:
+            os.close(fd)
+        return data if isinstance(data, dict) else {}
+
+    def recorded_source(self) -> Path | None:
+        """The source folder this store backs up, as recorded; None when not recorded.
+        A damaged record (not an absolute path) is an error, never a guess."""
+        path = self.state / "store.json"
+        try:
+            fd = fs.open_root(self.state)
+        except OSError:
             return None
+        try:
+            raw = fs.read_regular(fd, b"store.json", STATS_CAP)
+        except FileNotFoundError:
+            return None
+        except OSError as exc:
+            raise SnapshotError(f"cannot read {path}: {exc.strerror or exc}") from None
+        finally:
+            os.close(fd)
+        try:
+            data = json.loads(raw)
+        except ValueError:
+            data = None
         source = data.get("source") if isinstance(data, dict) else None
-        return Path(source) if isinstance(source, str) else None
+        if not isinstance(source, str) or not source.startswith("/") or "\0" in source:
+            raise SnapshotError(
+                f"{path} is damaged: it does not name the absolute path of the folder it backs up",
+                hint=f"point it at the project with: agsekit backup-repoint --dest-dir "
+                f"{self.dest} --source-dir PROJECT",
+            )
+        return Path(source)
 
     def _entries(self) -> list[str]:
         try:
@@ -94,22 +170,32 @@ class Store:
     # ----- state files ---------------------------------------------------------------
 
     def ensure(self) -> None:
-        try:
-            self.state.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise SnapshotError(
-                f"cannot create snapshot folder {self.dest}: {exc.strerror}"
-            ) from None
+        for folder in (self.dest, self.state, self.state / "manifests", self.state / "trash"):
+            try:
+                folder.mkdir(exist_ok=True)
+            except FileExistsError:
+                raise SnapshotError(f"{folder} exists and is not a folder") from None
+            except OSError as exc:
+                raise SnapshotError(f"cannot create {folder}: {exc.strerror}") from None
+            if not folder.is_dir() or folder.is_symlink():
+                raise SnapshotError(f"{folder} exists and is not a folder")
 
-    def record_source(self, source: Path) -> None:
-        if self.recorded_source() is None:
+    def record_source(self, source: Path, *, replace: bool = False) -> None:
+        if replace or self.recorded_source() is None:
             write_atomic(self.state / "store.json", json.dumps({"source": str(source)}) + "\n")
 
     def log(self, message: str) -> None:
         stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        line = show_path(message) if "\n" in message or "\x1b" in message else message
+        path = self.state / "log"
         try:
-            with open(self.state / "log", "a", encoding="utf-8", errors="replace") as fh:
-                fh.write(f"{stamp} {message}\n")
+            if path.stat().st_size > LOG_CAP:
+                os.replace(path, self.state / "log.1")
+        except OSError:
+            pass
+        try:
+            with open(path, "a", encoding="utf-8", errors="replace") as fh:
+                fh.write(f"{stamp} {line}\n")
         except OSError:
             pass  # the log is a convenience; a full disk must not stop a snapshot's cleanup
 
@@ -121,7 +207,32 @@ class Store:
     ) -> Iterator[None]:
         """Hold the store's exclusive lock: one writer at a time, across processes."""
         self.ensure()
-        fd = os.open(self.state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        held = _held_for(str(self.dest))
+        if not held.mutex.acquire(blocking=False):
+            if not wait:
+                raise LockBusyError(f"another agsekit task is writing to {self.dest}")
+            if on_wait is not None:
+                on_wait()
+            held.mutex.acquire()
+        try:
+            if held.depth == 0:
+                held.fd = self._take_flock(wait=wait, on_wait=on_wait)
+            held.depth += 1
+            try:
+                yield
+            finally:
+                held.depth -= 1
+                if held.depth == 0 and held.fd is not None:
+                    os.close(held.fd)
+                    held.fd = None
+        finally:
+            held.mutex.release()
+
+    def _take_flock(self, *, wait: bool, on_wait: Callable[[], None] | None) -> int:
+        try:
+            fd = os.open(self.state, fs.DIR_FLAGS)
+        except OSError as exc:
+            raise SnapshotError(f"cannot open {self.state}: {exc.strerror}") from None
         try:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -133,16 +244,17 @@ class Store:
                 if on_wait is not None:
                     on_wait()
                 fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
+        except BaseException:
             os.close(fd)
+            raise
+        return fd
 
     @contextmanager
     def loop_registration(self) -> Iterator[None]:
         """Marks a repeated-snapshot loop as running on this store for as long as it lives.
         Several loops may register at once (shared lock); the store's lock is separate."""
         self.ensure()
-        fd = os.open(self.state / "loop.lock", os.O_RDWR | os.O_CREAT, 0o644)
+        fd = os.open(self.state / "loop.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_SH)
             yield
@@ -151,7 +263,7 @@ class Store:
 
     def loop_running(self) -> bool:
         try:
-            fd = os.open(self.state / "loop.lock", os.O_RDONLY)
+            fd = os.open(self.state / "loop.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
         try:
@@ -162,68 +274,83 @@ class Store:
             os.close(fd)
         return False
 
-    # ----- removal (lock must be held) -----------------------------------------------
+    # ----- cleanup and removal (lock must be held) -----------------------------------
 
     def discard_partials(self) -> list[str]:
-        """Move interrupted `-partial` snapshots out of the snapshot namespace and delete them."""
+        """Remove interrupted `-partial` snapshots where they lie (no new space needed)."""
         removed = []
-        for name in self.partial_names():
-            self._remove_entry(name)
-            removed.append(name[: -len(PARTIAL_SUFFIX)])
+        with fs.opened(fs.open_root(self.dest)) as destfd:
+            for name in self.partial_names():
+                fs.remove_tree_at(destfd, name.encode())
+                removed.append(name[: -len(PARTIAL_SUFFIX)])
         return removed
 
+    def sweep_temporary(self) -> int:
+        """Remove the temporary files an interrupted run left in the state folder."""
+        count = 0
+        for folder in (self.state, self.state / "manifests"):
+            try:
+                names = os.listdir(folder)
+            except OSError:
+                continue
+            for name in names:
+                if name.startswith(TEMP_PREFIX) or name.startswith(".copy-list-"):
+                    try:
+                        os.unlink(folder / name)
+                        count += 1
+                    except OSError:
+                        pass
+        return count
+
     def remove_snapshot(self, name: str) -> None:
-        """Remove one complete snapshot. It is first renamed into DEST/.agsekit/trash, so an
-        interruption never leaves a half-deleted directory that looks like a snapshot."""
+        """Remove one complete snapshot: renamed into the trash first, then deleted."""
         if not is_snapshot_name(name):
             raise SnapshotError(f"not a snapshot name: {name}")
-        self._remove_entry(name)
+        trash = self.state / "trash"
+        target = f"{name}.{os.getpid()}.{os.urandom(4).hex()}"
+        try:
+            os.rename(self.dest / name, trash / target)
+        except OSError as exc:
+            if exc.errno == errno.ENOENT and (self.dest / name).exists():
+                trash.mkdir(exist_ok=True)
+                os.rename(self.dest / name, trash / target)
+            elif exc.errno in (errno.EACCES, errno.EPERM):
+                # moving a folder needs write access to it
+                with fs.opened(fs.open_root(self.dest)) as destfd:
+                    st = os.stat(name, dir_fd=destfd, follow_symlinks=False)
+                    fs.make_owner_usable(destfd, name.encode(), st)
+                os.rename(self.dest / name, trash / target)
+            else:
+                raise
         for suffix in (".manifest", ".json"):
             (self.state / "manifests" / f"{name}{suffix}").unlink(missing_ok=True)
-
-    def _remove_entry(self, name: str) -> None:
-        trash = self.state / "trash"
-        trash.mkdir(parents=True, exist_ok=True)
-        target = trash / f"{name}.{os.getpid()}.{time.monotonic_ns()}"
-        _make_owner_writable(self.dest / name)  # moving a folder needs write access to it
-        os.rename(self.dest / name, target)
+        self._order = None
         self.empty_trash()
 
-    def empty_trash(self) -> None:
-        trash = self.state / "trash"
-        if not trash.is_dir():
-            return
-        for entry in os.listdir(trash):
-            remove_tree(trash / entry)
-
-
-def remove_tree(path: Path) -> None:
-    """Delete a tree that may hold read-only directories. Only directories are ever
-    chmod-ed: files in snapshots are hard links shared with other snapshots, and unlinking
-    a file needs write access to its folder only."""
-    if not os.path.lexists(path):
-        return
-    if os.path.islink(path) or not os.path.isdir(path):
-        os.unlink(path)
-        return
-    _make_owner_writable(path)
-    for root, dirs, _files in os.walk(path):  # top-down: each folder is fixed before entry
-        for folder in dirs:
-            _make_owner_writable(Path(root) / folder)
-    shutil.rmtree(path)
-
-
-def _make_owner_writable(folder: Path) -> None:
-    mode = os.lstat(folder).st_mode
-    if stat.S_ISDIR(mode) and stat.S_IMODE(mode) & stat.S_IRWXU != stat.S_IRWXU:
-        os.chmod(folder, stat.S_IMODE(mode) | stat.S_IRWXU)
+    def empty_trash(self) -> list[str]:
+        """Delete what is in the trash. Best effort: a problem is returned (and logged),
+        never raised, so that cleanup can never block a new snapshot."""
+        problems = []
+        try:
+            trashfd = fs.open_root(self.state / "trash")
+        except OSError:
+            return []
+        with fs.opened(trashfd):
+            for entry in os.listdir(trashfd):
+                try:
+                    fs.remove_tree_at(trashfd, os.fsencode(entry))
+                except OSError as exc:
+                    problems.append(f"could not empty the trash ({entry}): {exc.strerror or exc}")
+        for problem in problems:
+            self.log(problem)
+        return problems
 
 
 def write_atomic(path: Path, text: str | bytes) -> None:
     """Write a state file so that a crash leaves either the old or the new content."""
-    path.parent.mkdir(parents=True, exist_ok=True)
     data = text.encode() if isinstance(text, str) else text
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.")
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)

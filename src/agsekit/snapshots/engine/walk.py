@@ -1,142 +1,319 @@
-"""Walk a source folder: what a snapshot of it would hold, with each entry's metadata.
+"""Walk a tree through directory descriptors: what a snapshot of it would hold.
 
-Symlinks are recorded as links and never followed. Sockets, FIFOs and devices are skipped
-and reported. Excluded directories (ignore rules, or the snapshot store itself when it lies
-inside the source) are not entered.
+Every folder is opened relative to its parent with O_NOFOLLOW and checked to be the very
+folder the listing showed, so a folder swapped for a symlink mid-walk is never followed
+(it is reported as changed and taken at the next run). Symlinks are recorded as links.
+Sockets, FIFOs and devices are skipped and reported. Excluded folders (ignore rules, or
+the snapshot store itself when it lies inside the source) are not entered; folders deeper
+than MAX_DEPTH are not entered either (reported), so no tree can exhaust descriptors.
+
+`.backupignore` files are read only when they are regular files of at most
+IGNORE_FILE_CAP bytes, opened without blocking (as git ignores a symlinked .gitignore).
 """
 
 from __future__ import annotations
 
 import os
 import stat
-from collections.abc import Sequence
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
+from agsekit.core.display import show_path
 from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
 from agsekit.snapshots.ignore.rules import IgnoreRules
+from agsekit.tools import root as fs
 
 IGNORE_FILE = b".backupignore"
+IGNORE_FILE_CAP = 1 << 20
+MAX_DEPTH = 256
 _PERM = 0o7777
+
+
+@dataclass(frozen=True)
+class RuleSource:
+    """Where the ignore rules come from.
+
+    host: labelled host-side pattern lists (`--exclude`, the config's `exclude:`), anchored
+    at the root and winning over every ignore file. read_tree: read `.backupignore` files.
+    recorded: instead of reading them, use these contents (folder prefix b"" or
+    b"dir/" -> content): the rules a snapshot was taken with."""
+
+    host: tuple[tuple[str, tuple[str, ...]], ...] = ()
+    read_tree: bool = True
+    recorded: Mapping[bytes, bytes] | None = None
+
+    @property
+    def host_patterns(self) -> tuple[str, ...]:
+        return tuple(pattern for _label, patterns in self.host for pattern in patterns)
 
 
 @dataclass
 class WalkResult:
     tree: Tree
-    specials: list[bytes] = field(default_factory=list)  # skipped sockets, FIFOs, devices
+    specials: list[tuple[bytes, str]] = field(default_factory=list)  # (path, kind) skipped
     unreadable: list[tuple[bytes, str]] = field(default_factory=list)  # (path, reason)
-    excluded_dirs: list[bytes] = field(default_factory=list)  # not entered: ignore rules
+    unreadable_dirs: list[bytes] = field(default_factory=list)  # could not be listed
+    changed: list[bytes] = field(default_factory=list)  # swapped or gone while walked
+    excluded: list[bytes] = field(default_factory=list)  # left out by rules (tops only)
+    excluded_dirs: list[bytes] = field(default_factory=list)
+    too_deep: list[bytes] = field(default_factory=list)
+    ignore_files: dict[bytes, bytes] = field(default_factory=dict)  # prefix -> as applied
+    ignore_problems: list[str] = field(default_factory=list)
+    multi_linked: set[bytes] = field(default_factory=set)  # files with st_nlink > 1
+    forced_in: list[bytes] = field(default_factory=list)  # kept only because forced
+    absent_ignored: set[bytes] = field(default_factory=set)  # absent paths the rules hide
     file_count: int = 0
     byte_count: int = 0
 
 
-def walk_source(
-    root: bytes, excludes: Sequence[str], skip: frozenset[tuple[int, int]] = frozenset()
-) -> WalkResult:
-    """Walk root. `skip` holds (st_dev, st_ino) of directories never to enter (the store).
-
-    Iterative rather than recursive, so that no directory depth can crash a snapshot."""
-    out = WalkResult(tree={})
-    st = os.lstat(root)
-    out.tree[b""] = Meta(
-        DIR, st.st_mode & _PERM, 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, None
-    )
-    pending = [(b"", IgnoreRules.root(excludes, _read_ignore_file(root, out, b"")))]
-    while pending:
-        rel, rules = pending.pop()
-        subdirs = _scan_dir(root, rel, rules, skip, out)
-        pending.extend(reversed(subdirs))
-    return out
+@dataclass
+class _Frame:
+    fd: int
+    prefix: bytes  # b"" or b"dir/"
+    depth: int
+    subdirs: list[tuple[bytes, fs.Identity, IgnoreRules]]
 
 
-def _scan_dir(
-    root: bytes, rel: bytes, rules: IgnoreRules, skip: frozenset[tuple[int, int]], out: WalkResult
-) -> list[tuple[bytes, IgnoreRules]]:
-    """Record the entries of one directory; return its subdirectories to walk next."""
-    folder = root + b"/" + rel if rel else root
-    prefix = rel + b"/" if rel else b""
-    tree = out.tree
-    subdirs: list[tuple[bytes, IgnoreRules]] = []
-    try:
-        with os.scandir(folder) as entries:
-            listing = sorted(entries, key=lambda e: e.name)
-    except OSError as exc:
-        out.unreadable.append((rel or b".", exc.strerror or str(exc)))
-        return subdirs
-    check = not rules.empty
-    for entry in listing:
-        name = entry.name
+class _Walker:
+    def __init__(
+        self,
+        rules: RuleSource,
+        skip: Collection[fs.Identity],
+        force: Collection[bytes],
+    ) -> None:
+        self.rules = rules
+        self.skip = skip
+        self.force = force
+        self.force_dirs = {a for p in force for a in _ancestors(p)}
+        self.out = WalkResult(tree={})
+        self._devs: dict[int, int] = {}
+        self.rules_at: dict[bytes, IgnoreRules] = {}
+
+    # -- ignore files --
+
+    def ignore_content(self, fd: int, prefix: bytes) -> bytes | None:
+        if self.rules.recorded is not None:
+            return self.rules.recorded.get(prefix)
+        if not self.rules.read_tree:
+            return None
+        content = self._read_ignore_file(fd, prefix)
+        if content is not None:
+            self.out.ignore_files[prefix] = content
+        return content
+
+    def _read_ignore_file(self, fd: int, prefix: bytes) -> bytes | None:
+        shown = _show(prefix + IGNORE_FILE)
         try:
-            st = entry.stat(follow_symlinks=False)
+            return fs.read_regular(fd, IGNORE_FILE, IGNORE_FILE_CAP)
         except FileNotFoundError:
-            continue  # vanished since the listing: a live project changes under us
-        except OSError as exc:
-            out.unreadable.append((prefix + name, exc.strerror or str(exc)))
-            continue
-        mode = st.st_mode
-        path = prefix + name
-        if stat.S_ISDIR(mode):
-            if check and rules.excluded(name, True):
-                out.excluded_dirs.append(path)
-                continue
-            if (st.st_dev, st.st_ino) in skip:
-                continue
-            tree[path] = Meta(DIR, mode & _PERM, 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, None)
-            subdirs.append((path, rules.child(name, _read_ignore_file(root, out, path + b"/"))))
-        elif check and rules.excluded(name, False):
-            continue
-        elif stat.S_ISREG(mode):
-            tree[path] = Meta(
-                FILE, mode & _PERM, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, None
+            return None
+        except fs.NotRegular as exc:
+            if exc.kind != "a folder":
+                self.out.ignore_problems.append(f"{shown} is {exc.kind}, not a file: not applied")
+        except fs.TooLarge:
+            self.out.ignore_problems.append(
+                f"{shown} is larger than {IGNORE_FILE_CAP} bytes: not applied"
             )
+        except OSError as exc:
+            self.out.unreadable.append((prefix + IGNORE_FILE, exc.strerror or str(exc)))
+        return None
+
+    def root_rules(self, fd: int) -> IgnoreRules:
+        return IgnoreRules.root(self.rules.host_patterns, self.ignore_content(fd, b""))
+
+    # -- entries --
+
+    def meta(self, kind: str, st: os.stat_result, target: bytes | None = None) -> Meta:
+        dev = self._devs.setdefault(st.st_dev, st.st_dev)
+        if kind == DIR:
+            return Meta(
+                DIR, st.st_mode & _PERM, 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, None, dev=dev
+            )
+        if kind == LINK:
+            return Meta(LINK, 0, 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, target, dev=dev)
+        return Meta(
+            FILE,
+            st.st_mode & _PERM,
+            st.st_size,
+            st.st_mtime_ns,
+            st.st_ctime_ns,
+            st.st_ino,
+            None,
+            blocks=st.st_blocks,
+            dev=dev,
+        )
+
+    def excluded(self, rules: IgnoreRules, path: bytes, name: bytes, is_dir: bool) -> bool:
+        if rules.empty or not rules.excluded(name, is_dir):
+            return False
+        if path in self.force or path in self.force_dirs:
+            self.out.forced_in.append(path)
+            return False
+        return True
+
+    def scan(self, fd: int, prefix: bytes, depth: int, rules: IgnoreRules) -> _Frame:
+        """Record the entries of one open folder; its subfolders are walked later."""
+        out = self.out
+        frame = _Frame(fd, prefix, depth, [])
+        self.rules_at[prefix] = rules
+        try:
+            names = sorted(os.fsencode(name) for name in os.listdir(fd))
+        except OSError as exc:
+            out.unreadable.append((prefix.rstrip(b"/") or b".", exc.strerror or str(exc)))
+            out.unreadable_dirs.append(prefix.rstrip(b"/"))
+            return frame
+        for name in names:
+            self._record(fd, prefix, name, rules, frame)
+        frame.subdirs.reverse()  # popped from the end: ascending order
+        return frame
+
+    def _record(
+        self, fd: int, prefix: bytes, name: bytes, rules: IgnoreRules, frame: _Frame
+    ) -> None:
+        out = self.out
+        path = prefix + name
+        try:
+            st = os.stat(name, dir_fd=fd, follow_symlinks=False)
+        except FileNotFoundError:
+            return  # vanished since the listing: a live project changes under us
+        except OSError as exc:
+            out.unreadable.append((path, exc.strerror or str(exc)))
+            return
+        mode = st.st_mode
+        if stat.S_ISDIR(mode):
+            if self.excluded(rules, path, name, True):
+                out.excluded.append(path)
+                out.excluded_dirs.append(path)
+            elif fs.identity(st) not in self.skip:
+                out.tree[path] = self.meta(DIR, st)
+                frame.subdirs.append((name, fs.identity(st), rules))
+        elif self.excluded(rules, path, name, False):
+            out.excluded.append(path)
+        elif stat.S_ISREG(mode):
+            out.tree[path] = self.meta(FILE, st)
             out.file_count += 1
             out.byte_count += st.st_size
+            if st.st_nlink > 1:
+                out.multi_linked.add(path)
         elif stat.S_ISLNK(mode):
             try:
-                target = os.readlink(root + b"/" + path)
+                target = os.readlink(name, dir_fd=fd)
             except OSError:
-                continue
-            tree[path] = Meta(LINK, 0, 0, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, target)
+                out.changed.append(path)
+                return
+            out.tree[path] = self.meta(LINK, st, os.fsencode(target))
         else:
-            out.specials.append(path)
-    return subdirs
+            out.specials.append((path, fs.kind_name(mode)))
+
+    def descend(self, frame: _Frame) -> _Frame | None:
+        """Open and scan the next subfolder of frame (None when it could not be opened)."""
+        name, ident, rules = frame.subdirs.pop()
+        path = frame.prefix + name
+        if frame.depth + 1 > MAX_DEPTH:
+            self.out.too_deep.append(path)
+            return None
+        try:
+            fd = fs.open_dir_at(frame.fd, name, ident)
+        except fs.TreeChanged:
+            self._drop(path)
+            self.out.changed.append(path)
+            return None
+        except FileNotFoundError:
+            self._drop(path)
+            return None
+        except OSError as exc:
+            self.out.unreadable.append((path, exc.strerror or str(exc)))
+            self.out.unreadable_dirs.append(path)
+            return None
+        prefix = path + b"/"
+        below = rules.child(name, self.ignore_content(fd, prefix))
+        return self.scan(fd, prefix, frame.depth + 1, below)
+
+    def hides(self, path: bytes, is_dir: bool) -> bool:
+        """Whether the rules would leave out `path` if it existed (its folders on the way
+        that do not exist are taken as folders without an ignore file)."""
+        parts = path.split(b"/")
+        depth = len(parts) - 1
+        while depth > 0 and b"/".join(parts[:depth]) + b"/" not in self.rules_at:
+            depth -= 1
+        prefix = b"/".join(parts[:depth]) + b"/" if depth else b""
+        rules = self.rules_at.get(prefix)
+        if rules is None:
+            return False
+        for index in range(depth, len(parts)):
+            last = index == len(parts) - 1
+            if rules.excluded(parts[index], is_dir or not last):
+                return True
+            if not last:
+                rules = rules.child(parts[index], None)
+        return False
+
+    def _drop(self, path: bytes) -> None:
+        self.out.tree.pop(path, None)
 
 
-def _read_ignore_file(root: bytes, out: WalkResult, dir_prefix: bytes) -> bytes | None:
-    path = root + b"/" + dir_prefix + IGNORE_FILE
+def walk_tree(
+    rootfd: int,
+    rules: RuleSource,
+    *,
+    skip: Collection[fs.Identity] = (),
+    force: Collection[bytes] = (),
+    absent: Collection[tuple[bytes, bool]] = (),
+) -> WalkResult:
+    """Walk the open folder rootfd. `skip` holds identities of folders never to enter
+    (the store); `force` paths are kept whatever the rules say (what a restore will
+    change must be in its safety snapshot); `absent` (path, is_dir) pairs that do not
+    exist are checked against the rules (absent_ignored: those the rules would hide)."""
+    walker = _Walker(rules, skip, force)
+    st = os.fstat(rootfd)
+    walker.out.tree[b""] = walker.meta(DIR, st)
+    first = walker.scan(os.dup(rootfd), b"", 0, walker.root_rules(rootfd))
+    frames = [first]
     try:
-        with open(path, "rb") as fh:
-            return fh.read()
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError:
-        return None
-    except OSError as exc:
-        out.unreadable.append((dir_prefix + IGNORE_FILE, exc.strerror or str(exc)))
-        return None
+        while frames:
+            frame = frames[-1]
+            if not frame.subdirs:
+                os.close(frame.fd)
+                frames.pop()
+                continue
+            child = walker.descend(frame)
+            if child is not None:
+                frames.append(child)
+    finally:
+        for frame in frames:
+            os.close(frame.fd)
+    walker.out.absent_ignored = {p for p, is_dir in absent if walker.hides(p, is_dir)}
+    return walker.out
 
 
-def walk_snapshot(root: bytes) -> Tree:
-    """Read a complete snapshot back as a Tree (used when its manifest is missing)."""
-    st = os.lstat(root)
-    tree: Tree = {b"": Meta(DIR, st.st_mode & _PERM, 0, st.st_mtime_ns, 0, 0, None)}
-    stack = [b""]
-    while stack:
-        rel = stack.pop()
-        folder = root + b"/" + rel if rel else root
-        prefix = rel + b"/" if rel else b""
-        with os.scandir(folder) as entries:
-            listing = sorted(entries, key=lambda e: e.name)
-        subdirs = []
-        for entry in listing:
-            st = entry.stat(follow_symlinks=False)
-            path = prefix + entry.name
-            if stat.S_ISDIR(st.st_mode):
-                tree[path] = Meta(DIR, st.st_mode & _PERM, 0, st.st_mtime_ns, 0, 0, None)
-                subdirs.append(path)
-            elif stat.S_ISREG(st.st_mode):
-                tree[path] = Meta(FILE, st.st_mode & _PERM, st.st_size, st.st_mtime_ns, 0, 0, None)
-            elif stat.S_ISLNK(st.st_mode):
-                target = os.readlink(root + b"/" + path)
-                tree[path] = Meta(LINK, 0, 0, st.st_mtime_ns, 0, 0, target)
-        stack.extend(reversed(subdirs))
-    return tree
+def walk_path(
+    path: bytes | str,
+    rules: RuleSource,
+    *,
+    skip: Collection[fs.Identity] = (),
+    force: Collection[bytes] = (),
+) -> WalkResult:
+    rootfd = fs.open_root(path)
+    try:
+        return walk_tree(rootfd, rules, skip=skip, force=force)
+    finally:
+        os.close(rootfd)
+
+
+def walk_snapshot(path: bytes | str) -> Tree:
+    """Read a complete snapshot back as a Tree (used when its manifest is missing or
+    damaged). store_ino records each file's inode in the snapshot."""
+    result = walk_path(path, RuleSource(read_tree=False))
+    return {
+        p: m._replace(ctime_ns=0, ino=0, store_ino=m.ino if m.kind == FILE else 0, dev=0)
+        for p, m in result.tree.items()
+    }
+
+
+def _ancestors(path: bytes) -> list[bytes]:
+    parts = path.split(b"/")
+    return [b"/".join(parts[:i]) for i in range(1, len(parts))]
+
+
+def _show(path: bytes) -> str:
+    return show_path(path)

@@ -8,13 +8,22 @@ hold nothing that is listed (an added or removed empty folder) or when their mod
 from __future__ import annotations
 
 import difflib
-import hashlib
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_content
+from agsekit.snapshots.engine.content import digest_at
+from agsekit.snapshots.engine.tree import (
+    DIR,
+    FILE,
+    LINK,
+    Meta,
+    Tree,
+    needs_content_check,
+    same_content,
+)
 from agsekit.snapshots.history.selection import ancestors
+from agsekit.tools import root as fs
 
 PATCH_LIMIT = 1 << 20  # larger files are named, not diffed
 
@@ -38,18 +47,29 @@ class Side:
 def diff_trees(old: Side, new: Side) -> list[DiffEntry]:
     added = [p for p in new.tree if p not in old.tree]
     deleted = [p for p in old.tree if p not in new.tree]
+    digests: dict[tuple[bytes, bytes], bytes | None] = {}
     modified = [
-        p
-        for p, meta in new.tree.items()
-        if p in old.tree and p and not same_content(old.tree[p], meta)
+        p for p, meta in new.tree.items() if p in old.tree and p and not _same(old, new, p, digests)
     ]
-    renames = _renames(old, new, deleted, added)
+    renames = _renames(old, new, deleted, added, digests)
     renamed_from = {src for src in renames.values()}
     entries = [DiffEntry("M", p, new.tree[p].kind) for p in modified]
     entries += [DiffEntry("A", p, new.tree[p].kind) for p in added if p not in renames]
     entries += [DiffEntry("D", p, old.tree[p].kind) for p in deleted if p not in renamed_from]
     entries += [DiffEntry("R", p, new.tree[p].kind, src) for p, src in renames.items()]
     return _drop_implied_dirs(sorted(entries, key=lambda e: (e.path, e.status)))
+
+
+def _same(
+    old: Side, new: Side, path: bytes, digests: dict[tuple[bytes, bytes], bytes | None]
+) -> bool:
+    """Same content; where only the inode or ctime differ (a restored file), the
+    content decides."""
+    before, after = old.tree[path], new.tree[path]
+    if not needs_content_check(before, after):
+        return same_content(before, after)
+    first = _digest(old, path, digests)
+    return first is not None and first == _digest(new, path, digests)
 
 
 def _drop_implied_dirs(entries: list[DiffEntry]) -> list[DiffEntry]:
@@ -62,7 +82,13 @@ def _drop_implied_dirs(entries: list[DiffEntry]) -> list[DiffEntry]:
     return [e for e in entries if not (e.kind == DIR and e.status in "AD" and e.path in holding)]
 
 
-def _renames(old: Side, new: Side, deleted: list[bytes], added: list[bytes]) -> dict[bytes, bytes]:
+def _renames(
+    old: Side,
+    new: Side,
+    deleted: list[bytes],
+    added: list[bytes],
+    digests: dict[tuple[bytes, bytes], bytes | None],
+) -> dict[bytes, bytes]:
     """new path -> old path for added entries whose content a deleted entry had."""
     by_key: dict[tuple[str, int, bytes | None], list[bytes]] = {}
     for path in deleted:
@@ -70,7 +96,6 @@ def _renames(old: Side, new: Side, deleted: list[bytes], added: list[bytes]) -> 
         if _renamable(meta):
             by_key.setdefault(_key(meta), []).append(path)
     renames: dict[bytes, bytes] = {}
-    digests: dict[tuple[bytes, bytes], str | None] = {}
     for path in added:
         meta = new.tree[path]
         candidates = by_key.get(_key(meta)) if _renamable(meta) else None
@@ -79,9 +104,7 @@ def _renames(old: Side, new: Side, deleted: list[bytes], added: list[bytes]) -> 
         base = os.path.basename(path)
         ordered = sorted(candidates, key=lambda c: os.path.basename(c) != base)
         for candidate in ordered:
-            if meta.kind == LINK or _digest(new.root, path, digests) == _digest(
-                old.root, candidate, digests
-            ):
+            if meta.kind == LINK or _digest(new, path, digests) == _digest(old, candidate, digests):
                 renames[path] = candidate
                 candidates.remove(candidate)
                 break
@@ -96,24 +119,41 @@ def _key(meta: Meta) -> tuple[str, int, bytes | None]:
     return (meta.kind, meta.size if meta.kind == FILE else 0, meta.target)
 
 
-def _digest(root: bytes, path: bytes, cache: dict[tuple[bytes, bytes], str | None]) -> str | None:
-    key = (root, path)
+def _digest(
+    side: Side, path: bytes, cache: dict[tuple[bytes, bytes], bytes | None]
+) -> bytes | None:
+    key = (side.root, path)
     if key not in cache:
-        cache[key] = file_digest(root + b"/" + path)
+        meta = side.tree.get(path)
+        recorded = meta.digest if meta is not None else None
+        cache[key] = recorded or file_digest(side.root, path)
     return cache[key]
 
 
-def file_digest(path: bytes) -> str | None:
-    """sha256 of a regular file (never through a symlink), None when unreadable."""
+def file_digest(root: bytes, path: bytes) -> bytes | None:
+    """The content digest of the regular file at path below root, opened through
+    descriptors (never through a symlink); None when it cannot be read."""
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW)
+        rootfd = fs.open_root(root)
     except OSError:
         return None
-    digest = hashlib.sha256()
-    with os.fdopen(fd, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
+    with fs.opened(rootfd), fs.DirCursor(rootfd) as cursor:
+        return digest_at(cursor, path, None)
+
+
+def read_small(root: bytes, path: bytes, cap: int) -> bytes | None:
+    """The content of the regular file at path below root when it holds at most cap
+    bytes (opened through descriptors, never blocking); None otherwise."""
+    try:
+        rootfd = fs.open_root(root)
+    except OSError:
+        return None
+    parent, name = fs.parent_and_name(path)
+    try:
+        with fs.opened(rootfd), fs.opened(fs.open_dir_path(rootfd, parent)) as fd:
+            return fs.read_regular(fd, name, cap)
+    except (OSError, ValueError):
+        return None
 
 
 def counts(entries: list[DiffEntry]) -> dict[str, int]:
@@ -152,7 +192,7 @@ def _text(side: Side, path: bytes) -> bytes | None:
         return b""
     if meta.kind == LINK:
         return b"-> " + (meta.target or b"") + b"\n"
-    data = _read_small(side.root + b"/" + path) if meta.size <= PATCH_LIMIT else None
+    data = read_small(side.root, path, PATCH_LIMIT) if meta.size <= PATCH_LIMIT else None
     if data is None or b"\0" in data:
         return None
     try:
@@ -160,16 +200,6 @@ def _text(side: Side, path: bytes) -> bytes | None:
     except UnicodeDecodeError:
         return None
     return data
-
-
-def _read_small(full: bytes) -> bytes | None:
-    try:
-        fd = os.open(full, os.O_RDONLY | os.O_NOFOLLOW)
-        with os.fdopen(fd, "rb") as fh:
-            data = fh.read(PATCH_LIMIT + 1)
-    except OSError:
-        return None
-    return data if len(data) <= PATCH_LIMIT else None
 
 
 def _show(path: bytes) -> str:

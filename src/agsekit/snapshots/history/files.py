@@ -1,10 +1,12 @@
-"""The past of one file, and the files the live folder has lost.
+"""The past of one path, and the files the live folder has lost.
 
-`file_history` looks the path up in every snapshot (with lstat, never through a symlink)
-and groups consecutive snapshots holding the same content into one version; hard-linked
-copies are recognised by their inode, others by a sha256 of their content.
-`deleted_files` lists what some snapshot holds and the live folder does not, each with the
-last snapshot that holds it.
+`file_history` looks the path up in every snapshot through descriptors (never through a
+symlink) and groups consecutive snapshots holding the same content into one version;
+hard-linked copies are recognised by their inode, others by their content digest. A path
+that is a folder, a symlink or something else in some snapshot is listed there as such.
+`deleted_files` lists what some snapshot holds and the live folder does not hold as the
+same kind of entry (a file that became a folder is lost), with the last snapshot holding
+it; what lies in a live folder that cannot be read is unknown, not missing.
 """
 
 from __future__ import annotations
@@ -21,50 +23,85 @@ from agsekit.snapshots.engine.names import parse_name
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.engine.tree import DIR, FILE, LINK
 from agsekit.snapshots.history.catalog import require_snapshots, snapshot_tree
-from agsekit.snapshots.history.diff import file_digest
+from agsekit.tools import root as fs
+
+SHA256_LIMIT = 256 << 20  # files up to this size also get a plain sha256 in --json
 
 
 @dataclass
 class Version:
     first: str  # the first snapshot holding this content
     last: str  # the last one in the run of snapshots that hold it
-    kind: str  # FILE or LINK
+    kind: str  # FILE, LINK, DIR or "other"
     size: int
     mode: int
     mtime_ns: int
-    digest: str  # sha256 of the content (of the target for a link); "" when unreadable
-    deleted_in: str | None = None  # the first later snapshot without the file
+    digest: str  # agsekit's content digest (of the target for a link); "" when unknown
+    sha256: str | None = None  # plain sha256 of the content, for files up to SHA256_LIMIT
+    deleted_in: str | None = None  # the first later snapshot without the path
 
 
 @dataclass(frozen=True)
 class FileHistory:
     path: bytes
     versions: list[Version]
-    live: str  # "unchanged", "changed" or "missing" (against the latest version)
+    live: str  # "unchanged", "changed", "missing", "unreadable" or a kind change
 
 
-def lookup(root: bytes, path: bytes) -> os.stat_result | None:
-    """lstat root/path without following a symlink on the way (None when absent or when a
-    folder on the way is not a real folder)."""
-    current = root
-    parts = path.split(b"/")
-    for part in parts[:-1]:
-        current += b"/" + part
-        try:
-            if not stat.S_ISDIR(os.lstat(current).st_mode):
-                return None
-        except OSError:
-            return None
+@dataclass(frozen=True)
+class Found:
+    st: os.stat_result
+    digest: str
+    sha256: str | None
+
+
+def _kind(mode: int) -> str:
+    if stat.S_ISREG(mode):
+        return FILE
+    if stat.S_ISDIR(mode):
+        return DIR
+    if stat.S_ISLNK(mode):
+        return LINK
+    return "other"
+
+
+def look_up(rootfd: int, path: bytes, *, read: bool = True) -> Found | None:
+    """The entry at path below rootfd (None when absent or below something that is not a
+    real folder), with the digest of its content when it is a regular file or a link."""
+    parent, name = fs.parent_and_name(path)
     try:
-        return os.lstat(current + b"/" + parts[-1])
+        fd = fs.open_dir_path(rootfd, parent)
     except OSError:
         return None
+    with fs.opened(fd):
+        st = fs.lstat_at(fd, name)
+        if st is None or not read:
+            return Found(st, "", None) if st is not None else None
+        if stat.S_ISLNK(st.st_mode):
+            target = os.readlink(name, dir_fd=fd)
+            return Found(st, hashlib.sha256(os.fsencode(target)).hexdigest()[:32], None)
+        if not stat.S_ISREG(st.st_mode):
+            return Found(st, "", None)
+        try:
+            file_fd, now = fs.open_regular(fd, name, fs.identity(st))
+        except OSError:
+            return Found(st, "", None)
+        with fs.opened(file_fd):
+            digest = fs.digest_fd(file_fd, now.st_size).hex()
+            plain = _sha256(file_fd, now.st_size) if now.st_size <= SHA256_LIMIT else None
+        return Found(now, digest, plain)
 
 
-def _digest_of(full: bytes, st: os.stat_result) -> str:
-    if stat.S_ISLNK(st.st_mode):
-        return hashlib.sha256(os.readlink(full)).hexdigest()
-    return file_digest(full) or ""
+def _sha256(fd: int, size: int) -> str:
+    digest = hashlib.sha256()
+    offset = 0
+    while offset < size:
+        chunk = os.pread(fd, min(fs.CHUNK, size - offset), offset)
+        if not chunk:
+            break
+        digest.update(chunk)
+        offset += len(chunk)
+    return digest.hexdigest()
 
 
 def file_history(store: Store, source: Path, path: bytes) -> FileHistory:
@@ -72,36 +109,22 @@ def file_history(store: Store, source: Path, path: bytes) -> FileHistory:
     versions: list[Version] = []
     last_inode: tuple[int, int] | None = None
     for name in names:
-        root = os.fsencode(store.path_of(name))
-        st = lookup(root, path)
-        current = versions[-1] if versions else None
-        if st is None or stat.S_ISDIR(st.st_mode):
-            if st is not None:
-                raise UsageError(
-                    f"{os.fsdecode(path)} is a folder in snapshot {name}; backup-history "
-                    "follows one file",
-                    hint="to see what changed in a folder use: agsekit backup-diff",
-                )
-            if current is not None and current.deleted_in is None:
-                current.deleted_in = name
-            last_inode = None
-            continue
-        kind = LINK if stat.S_ISLNK(st.st_mode) else FILE
-        inode = (st.st_dev, st.st_ino)
-        if current is not None and current.deleted_in is None and inode == last_inode:
-            current.last = name
-            continue
-        last_inode = inode
-        digest = _digest_of(root + b"/" + path, st)
-        mode = stat.S_IMODE(st.st_mode)
-        if (
-            current is not None
-            and current.deleted_in is None
-            and (current.digest, current.kind, current.mode) == (digest, kind, mode)
-        ):
-            current.last = name
-            continue
-        versions.append(Version(name, name, kind, st.st_size, mode, st.st_mtime_ns, digest))
+        with fs.opened(fs.open_root(store.path_of(name))) as rootfd:
+            quick = look_up(rootfd, path, read=False)
+            current = versions[-1] if versions else None
+            open_run = current is not None and current.deleted_in is None
+            if quick is None:
+                if current is not None and open_run:
+                    current.deleted_in = name
+                last_inode = None
+                continue
+            inode = fs.identity(quick.st)
+            if current is not None and open_run and inode == last_inode:
+                current.last = name
+                continue
+            last_inode = inode
+            found = look_up(rootfd, path) or quick
+        _add_version(versions, name, found)
     if not versions:
         raise UsageError(
             f"{os.fsdecode(path)} is in none of the {len(names)} snapshots in {store.dest}",
@@ -110,12 +133,41 @@ def file_history(store: Store, source: Path, path: bytes) -> FileHistory:
     return FileHistory(path, versions, _live_state(source, path, versions[-1]))
 
 
+def _add_version(versions: list[Version], name: str, found: Found) -> None:
+    st = found.st
+    kind = _kind(st.st_mode)
+    mode = stat.S_IMODE(st.st_mode)
+    current = versions[-1] if versions else None
+    if (
+        current is not None
+        and current.deleted_in is None
+        and (current.digest, current.kind, current.mode) == (found.digest, kind, mode)
+    ):
+        current.last = name
+        return
+    size = st.st_size if kind == FILE else 0
+    versions.append(
+        Version(name, name, kind, size, mode, st.st_mtime_ns, found.digest, found.sha256)
+    )
+
+
 def _live_state(source: Path, path: bytes, latest: Version) -> str:
-    root = os.fsencode(os.path.realpath(source))
-    st = lookup(root, path)
-    if st is None or stat.S_ISDIR(st.st_mode):
+    try:
+        rootfd = fs.open_root(os.path.realpath(source))
+    except OSError:
         return "missing"
-    same = _digest_of(root + b"/" + path, st) == latest.digest
+    with fs.opened(rootfd):
+        found = look_up(rootfd, path)
+    if found is None:
+        return "missing"
+    kind = _kind(found.st.st_mode)
+    if kind != latest.kind:
+        return {DIR: "now a folder", LINK: "now a symlink", FILE: "now a file"}.get(
+            kind, "now a special file"
+        )
+    if kind == FILE and not found.digest:
+        return "unreadable"
+    same = found.digest == latest.digest
     return "unchanged" if same and latest.deleted_in is None else "changed"
 
 
@@ -126,24 +178,67 @@ class DeletedFile:
     size: int
     last_snapshot: str  # the newest snapshot that holds the file
     gone_since: str | None  # the first snapshot without it; None: only the live folder lacks it
+    now: str | None = None  # what the live path is now, when it exists as another kind
 
 
 def deleted_files(store: Store, source: Path, since: datetime | None = None) -> list[DeletedFile]:
-    """Files some snapshot holds and the live folder does not, each with the newest
-    snapshot holding it. With `since`, only files first seen missing at or after it (by
-    a snapshot taken then, or by the live folder now)."""
+    """Files and links some snapshot holds and the live folder does not hold as the same
+    kind of entry, each with the newest snapshot holding it. With `since`, only those
+    first seen missing at or after it (by a snapshot taken then, or by the live folder)."""
     names = require_snapshots(store)
-    root = os.fsencode(os.path.realpath(source))
     seen: set[bytes] = set()
     found: list[DeletedFile] = []
-    for index in range(len(names) - 1, -1, -1):
-        later = names[index + 1] if index + 1 < len(names) else None
-        if since is not None and later is not None and parse_name(later) < since:
-            break
-        for path, meta in snapshot_tree(store, names[index]).items():
-            if meta.kind == DIR or path in seen:
-                continue
-            seen.add(path)
-            if lookup(root, path) is None:
-                found.append(DeletedFile(path, meta.kind, meta.size, names[index], later))
+    try:
+        rootfd = fs.open_root(os.path.realpath(source))
+    except OSError:
+        rootfd = -1
+    try:
+        live = _LiveView(rootfd)
+        for index in range(len(names) - 1, -1, -1):
+            later = names[index + 1] if index + 1 < len(names) else None
+            if since is not None and later is not None and parse_name(later) < since:
+                break
+            for path, meta in snapshot_tree(store, names[index]).items():
+                if meta.kind == DIR or path in seen:
+                    continue
+                seen.add(path)
+                state = live.state(path)
+                if state in (meta.kind, "unknown"):
+                    continue
+                now = None if state is None else state
+                found.append(DeletedFile(path, meta.kind, meta.size, names[index], later, now))
+    finally:
+        if rootfd >= 0:
+            os.close(rootfd)
     return sorted(found, key=lambda f: f.path)
+
+
+class _LiveView:
+    """Kinds of live entries; what lies below a folder that cannot be read is unknown."""
+
+    def __init__(self, rootfd: int) -> None:
+        self.rootfd = rootfd
+        self.cursor = fs.DirCursor(rootfd) if rootfd >= 0 else None
+        self.unreadable: set[bytes] = set()
+
+    def state(self, path: bytes) -> str | None:
+        """FILE, LINK, DIR, "other", "unknown", or None when absent."""
+        if self.cursor is None:
+            return None
+        parent, name = fs.parent_and_name(path)
+        if any(parent == u or parent.startswith(u + b"/") for u in self.unreadable):
+            return "unknown"
+        try:
+            fd = self.cursor.fd(parent)
+        except PermissionError:
+            self.unreadable.add(parent)
+            return "unknown"
+        except OSError:
+            return None
+        st = fs.lstat_at(fd, name)
+        if st is None:
+            return None
+        kind = _kind(st.st_mode)
+        if kind == DIR and not os.access(name, os.R_OK | os.X_OK, dir_fd=fd):
+            self.unreadable.add(path)
+        return kind

@@ -1,125 +1,197 @@
-"""Bring a snapshot (or some paths in it) back into a folder: plan first, then apply.
+"""Plan a restore: what applying it would change, path by path. Nothing is written.
 
-The plan is computed from the snapshot's tree and what the target holds now, and nothing
-is written while planning: `--dry-run` is simply "plan and show". Applying it copies (never
-hard-links: a later edit of the live file would otherwise change the snapshot), keeps
-modes, times and symlinks, and never writes through a symlink: a live symlink standing
-where the snapshot has a folder is replaced, and every folder written into is checked to
-be a real folder first.
+The plan compares the snapshot's entries with what the target holds now, looking at the
+target only through descriptors (never through a symlink). "Ignored" means left out by
+the rules of the snapshot being restored, which the snapshot recorded: such live paths
+are never removed or replaced, whatever `--delete` says, and the plan lists them as kept.
+A live path that only the live rules hide (say an agent listed its planted `.envrc` in
+the live `.backupignore`) is an ordinary extra: `--delete` removes it, after the safety
+snapshot has saved it.
+
+Every path the restore will overwrite or remove is in `touched`, with the identity the
+plan saw: the safety snapshot must hold each of them, and applying checks each against
+it again, so that an entry swapped in the meantime is left alone.
 """
 
 from __future__ import annotations
 
 import os
 import stat
-import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agsekit.core.errors import SnapshotError, UsageError
-from agsekit.core.reporting import Reporter
-from agsekit.snapshots.engine.store import Store, remove_tree
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
-from agsekit.snapshots.engine.walk import walk_source
-from agsekit.snapshots.history.catalog import recorded_excludes, snapshot_tree
-from agsekit.snapshots.history.diff import file_digest
+from agsekit.core.display import show_path
+from agsekit.core.errors import UsageError
+from agsekit.core.paths import is_within, really_within
+from agsekit.snapshots.engine.content import digest_at
+from agsekit.snapshots.engine.manifest import Manifest
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_identity
+from agsekit.snapshots.engine.walk import RuleSource, WalkResult, walk_path, walk_tree
+from agsekit.snapshots.history.catalog import snapshot_manifest, snapshot_rules, store_skip
 from agsekit.snapshots.history.selection import ancestors, select
-from agsekit.tools import rsync
+from agsekit.tools import root as fs
 
-Progress = Callable[[int, int, int, int], None]
+
+@dataclass(frozen=True)
+class Wanted:
+    """Paths (all of it when empty) to bring back from one snapshot."""
+
+    snapshot: str
+    paths: tuple[bytes, ...] = ()
 
 
 @dataclass
 class RestorePlan:
-    """What applying would do, path by path (paths relative to target)."""
-
-    snapshot: str
-    snapshot_root: bytes
-    target: bytes
-    tree: Tree  # the snapshot entries being restored, ancestors included
+    target: bytes  # the folder restored into (real path)
+    snapshots: dict[str, Manifest]
+    entries: Tree  # the snapshot entries being restored, their folders included
+    origin: dict[bytes, str]  # path -> the snapshot its content comes from
     create: list[bytes] = field(default_factory=list)  # absent now
     overwrite: list[bytes] = field(default_factory=list)  # present with other content
     replace: list[bytes] = field(default_factory=list)  # of another kind now: removed first
-    delete: list[bytes] = field(default_factory=list)  # not in the snapshot (--delete)
-    kept: list[bytes] = field(default_factory=list)  # not in the snapshot, left alone
+    removed_inside: list[bytes] = field(default_factory=list)  # inside replaced folders
+    delete: list[bytes] = field(default_factory=list)  # extras removed (--delete)
+    kept: list[bytes] = field(default_factory=list)  # extras left alone (no --delete)
+    kept_ignored: list[bytes] = field(default_factory=list)  # left out by the snapshot's rules
+    skipped: list[tuple[bytes, str]] = field(default_factory=list)  # left alone, and why
     unchanged: int = 0
-    fresh_dirs: set[bytes] = field(default_factory=set)  # folders created by the restore
-    selected_dirs: list[bytes] = field(default_factory=list)  # folders whose attributes it sets
+    fresh_dirs: set[bytes] = field(default_factory=set)  # folders the restore creates
+    selected_dirs: set[bytes] = field(default_factory=set)  # folders whose modes it sets
+    live: dict[bytes, os.stat_result] = field(default_factory=dict)  # what the plan saw
+    target_exists: bool = True
 
     @property
     def changes(self) -> int:
         return len(self.create) + len(self.overwrite) + len(self.delete)
 
+    @property
+    def touched(self) -> list[bytes]:
+        """Every live path the restore overwrites or removes."""
+        return self.overwrite + self.removed_inside + self.delete
 
-@dataclass(frozen=True)
-class RestoreResult:
-    files: int
-    links: int
-    folders: int
-    deleted: int
-    bytes: int
+    @property
+    def snapshot(self) -> str:
+        return next(iter(self.snapshots))
 
 
-def plan_restore(
-    store: Store,
-    snapshot: str,
-    target: Path,
-    paths: list[bytes],
-    *,
-    delete: bool,
-) -> RestorePlan:
-    full = snapshot_tree(store, snapshot)
-    chosen = select(full, paths, snapshot)
-    tree: Tree = {}
-    for path in chosen:
-        for parent in ancestors(path):
-            tree.setdefault(parent, full[parent])
-        tree[path] = chosen[path]
-    root = os.fsencode(os.path.realpath(target))
-    plan = RestorePlan(snapshot, os.fsencode(store.path_of(snapshot)), root, tree)
-    plan.selected_dirs = [p for p, m in chosen.items() if m.kind == DIR]
-    _compare_with_target(plan)
-    extra = _extra_entries(plan, store, list(chosen), paths)
-    (plan.delete if delete else plan.kept).extend(extra)
+def plan_restore(store: Store, wanted: list[Wanted], target: Path, *, delete: bool) -> RestorePlan:
+    """Plan bringing `wanted` back into target. A path a snapshot does not hold is an
+    error raised before anything is looked at in the target."""
+    snapshots: dict[str, Manifest] = {}
+    entries: Tree = {}
+    origin: dict[bytes, str] = {}
+    chosen_dirs: set[bytes] = set()
+    for item in wanted:
+        found = snapshots.get(item.snapshot) or snapshot_manifest(store, item.snapshot)
+        snapshots[item.snapshot] = found
+        chosen = select(found.tree, list(item.paths), item.snapshot)
+        for path, meta in chosen.items():
+            for parent in ancestors(path):
+                entries.setdefault(parent, found.tree[parent])
+            entries[path] = meta
+            origin[path] = item.snapshot
+            if meta.kind == DIR:
+                chosen_dirs.add(path)
+    entries.setdefault(b"", next(iter(snapshots.values())).tree[b""])
+    ordered = {p: entries[p] for p in sorted(entries, key=_tree_order)}
+    plan = RestorePlan(os.fsencode(os.path.realpath(target)), snapshots, ordered, origin)
+    plan.selected_dirs = chosen_dirs
+    if not os.path.isdir(plan.target):
+        plan.target_exists = False
+        plan.create = [p for p in ordered if p]
+        plan.fresh_dirs = {p for p, m in ordered.items() if m.kind == DIR}
+        return plan
+    primary = wanted[0]
+    rules = snapshot_rules(store, primary.snapshot, snapshots[primary.snapshot])
+    live = _live_walk(plan.target, store, rules)
+    _compare_entries(plan, store, live, delete)
+    if len(wanted) == 1:
+        _extras(plan, live, list(primary.paths), delete)
     return plan
 
 
-def _compare_with_target(plan: RestorePlan) -> None:
-    """Sort every snapshot entry into create / overwrite / replace / unchanged by looking
-    at the target with lstat, never through a symlink: below a folder that is created or
-    replaced, everything is new."""
-    if not os.path.lexists(plan.target):
-        plan.fresh_dirs.add(b"")
-    for path, meta in plan.tree.items():
-        if path == b"" or _under_fresh(plan, path):
-            if path:
-                plan.create.append(path)
-                if meta.kind == DIR:
-                    plan.fresh_dirs.add(path)
-            continue
-        full = plan.target + b"/" + path
+def _tree_order(path: bytes) -> tuple[bytes, ...]:
+    return tuple(path.split(b"/")) if path else ()
+
+
+def _live_walk(target: bytes, store: Store, rules: RuleSource) -> WalkResult:
+    try:
+        return walk_path(target, rules, skip=store_skip(store))
+    except OSError as exc:
+        raise UsageError(f"cannot read {show_path(target)}: {exc.strerror or exc}") from None
+
+
+@dataclass
+class _Looker:
+    """Looks at live entries through descriptors, and at the snapshots' copies."""
+
+    plan: RestorePlan
+    store: Store
+    walk: WalkResult
+    cursor: fs.DirCursor
+    delete: bool
+    blocked: set[bytes] = field(default_factory=set)
+
+    def stat(self, path: bytes) -> os.stat_result | None:
         try:
-            st = os.lstat(full)
-        except FileNotFoundError:
-            plan.create.append(path)
-            if meta.kind == DIR:
-                plan.fresh_dirs.add(path)
-            continue
-        if _kind(st.st_mode) != meta.kind:
-            plan.replace.append(path)
-            plan.overwrite.append(path)
-            if meta.kind == DIR:
-                plan.fresh_dirs.add(path)
-        elif meta.kind == DIR or _same(plan, path, meta, st):
-            plan.unchanged += meta.kind != DIR
-        else:
-            plan.overwrite.append(path)
+            parent, name = self.cursor.parent_of(path)
+            return fs.lstat_at(parent, name)
+        except (fs.TreeChanged, FileNotFoundError):
+            return None
+
+    def under_unreadable(self, path: bytes) -> bool:
+        return any(
+            path == u or path.startswith(u + b"/") or u == b"" for u in self.walk.unreadable_dirs
+        )
 
 
-def _under_fresh(plan: RestorePlan, path: bytes) -> bool:
-    parent = os.path.dirname(path)
-    return parent in plan.fresh_dirs
+def _compare_entries(plan: RestorePlan, store: Store, walk: WalkResult, delete: bool) -> None:
+    """Sort every snapshot entry into create / overwrite / replace / unchanged / skipped.
+    Below a folder that is created or replaced, everything is new."""
+    with fs.opened(fs.open_root(plan.target)) as rootfd, fs.DirCursor(rootfd) as cursor:
+        plan.live[b""] = os.fstat(rootfd)
+        looker = _Looker(plan, store, walk, cursor, delete)
+        for path, meta in plan.entries.items():
+            if path and not _below(path, looker.blocked):
+                _classify(looker, path, meta)
+    for folder in walk.unreadable_dirs:
+        plan.skipped.append(
+            (folder, "could not be read; the restore leaves it and what it holds alone")
+        )
+
+
+def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
+    plan = looker.plan
+    if _below(path, plan.fresh_dirs):
+        st = None
+    elif looker.under_unreadable(path):
+        looker.blocked.add(path)
+        return
+    else:
+        st = looker.stat(path)
+    if st is None:
+        plan.create.append(path)
+        if meta.kind == DIR:
+            plan.fresh_dirs.add(path)
+        return
+    plan.live[path] = st
+    if _kind(st.st_mode) != meta.kind:
+        if not _may_replace(plan, looker.walk, path, st, looker.delete):
+            looker.blocked.add(path)
+            return
+        plan.replace.append(path)
+        plan.overwrite.append(path)
+        if meta.kind == DIR:
+            plan.fresh_dirs.add(path)
+    elif meta.kind == DIR or _same(looker, path, meta, st):
+        plan.unchanged += meta.kind != DIR
+    else:
+        plan.overwrite.append(path)
+
+
+def _below(path: bytes, folders: set[bytes]) -> bool:
+    return any(parent in folders for parent in ancestors(path))
 
 
 def _kind(mode: int) -> str:
@@ -132,159 +204,166 @@ def _kind(mode: int) -> str:
     return "other"
 
 
-def _same(plan: RestorePlan, path: bytes, meta: Meta, st: os.stat_result) -> bool:
-    full = plan.target + b"/" + path
+def _may_replace(
+    plan: RestorePlan, walk: WalkResult, path: bytes, st: os.stat_result, delete: bool
+) -> bool:
+    """A live folder where the snapshot has a file or a link is replaced only when
+    nothing inside it is ignored by the snapshot's rules, and, without --delete, only
+    when it is empty."""
+    if not stat.S_ISDIR(st.st_mode):
+        return True
+    prefix = path + b"/"
+    ignored = [p for p in walk.excluded if p.startswith(prefix)]
+    if ignored:
+        shown = ", ".join(show_path(p) for p in ignored[:5])
+        plan.skipped.append(
+            (
+                path,
+                f"the snapshot has a file here, but the live folder holds paths the "
+                f"snapshot's rules leave out ({shown}); not replaced",
+            )
+        )
+        return False
+    inside = [p for p in walk.tree if p.startswith(prefix)]
+    unknown = path in walk.unreadable_dirs or any(
+        u.startswith(prefix) for u in walk.unreadable_dirs
+    )
+    if unknown:
+        plan.skipped.append((path, "a folder that could not be read; not replaced"))
+        return False
+    if inside and not delete:
+        plan.skipped.append(
+            (
+                path,
+                f"the snapshot has a file here, but the live folder holds {len(inside)} "
+                "entries; add --delete to replace it",
+            )
+        )
+        return False
+    plan.removed_inside.extend(inside)
+    for inner in inside:
+        plan.live.setdefault(inner, _as_stat(walk.tree[inner]))
+    return True
+
+
+def _as_stat(meta: Meta) -> os.stat_result:
+    """The identity and kind the walk saw, in the shape the apply step checks."""
+    mode = {DIR: stat.S_IFDIR, LINK: stat.S_IFLNK}.get(meta.kind, stat.S_IFREG) | meta.mode
+    return os.stat_result((mode, meta.ino, meta.dev, 1, 0, 0, meta.size, 0, 0, 0))
+
+
+def _same(looker: _Looker, path: bytes, meta: Meta, st: os.stat_result) -> bool:
     if meta.kind == LINK:
-        return os.readlink(full) == meta.target
+        parent, name = looker.cursor.parent_of(path)
+        try:
+            return os.fsencode(os.readlink(name, dir_fd=parent)) == meta.target
+        except OSError:
+            return False
     if stat.S_IMODE(st.st_mode) != meta.mode or st.st_size != meta.size:
         return False
     if st.st_mtime_ns != meta.mtime_ns:
         return False
-    if meta.ctime_ns and meta.ctime_ns == st.st_ctime_ns and meta.ino == st.st_ino:
+    live = Meta(FILE, meta.mode, st.st_size, st.st_mtime_ns, st.st_ctime_ns, st.st_ino, None)
+    if same_identity(meta, live):
         return True  # the very file the snapshot copied, untouched since
-    return file_digest(full) == file_digest(plan.snapshot_root + b"/" + path)
+    recorded = meta.digest
+    if recorded is None:
+        snapshot = looker.store.path_of(looker.plan.origin[path])
+        with fs.opened(fs.open_root(snapshot)) as snapfd, fs.DirCursor(snapfd) as snap:
+            recorded = digest_at(snap, path, None)
+    return recorded is not None and recorded == digest_at(looker.cursor, path, fs.identity(st))
 
 
-def _extra_entries(
-    plan: RestorePlan, store: Store, chosen: list[bytes], paths: list[bytes]
-) -> list[bytes]:
-    """Entries the target has below the restored paths that the snapshot lacks. Paths the
-    target's .backupignore rules leave out are never touched: no snapshot holds them."""
-    if b"" in plan.fresh_dirs:
-        return []
-    skip: frozenset[tuple[int, int]] = frozenset()
-    if store.exists():
-        st = os.stat(store.dest)
-        skip = frozenset({(st.st_dev, st.st_ino)})
-    wanted = set(chosen)
+def _extras(plan: RestorePlan, walk: WalkResult, paths: list[bytes], delete: bool) -> None:
+    """Live entries below the restored paths that the snapshot lacks: removed with
+    --delete (all of them, so that the safety snapshot can hold each), else kept."""
+    snapshot = plan.snapshots[plan.snapshot]
+    full = snapshot.tree
     whole = not paths or b"" in paths
-    folders = [p for p in paths if p in plan.tree and plan.tree[p].kind == DIR]
+    folders = [p for p in paths if p in plan.entries and plan.entries[p].kind == DIR]
     if not whole and not folders:
-        return []  # single files: nothing below them to compare
-    prefixes = () if whole else tuple(p + b"/" for p in folders)
-    live = walk_source(plan.target, recorded_excludes(store), skip).tree
+        return
+    prefixes = tuple(p + b"/" for p in folders)
+
+    def in_scope(path: bytes) -> bool:
+        return bool(path) and (whole or path.startswith(prefixes))
+
+    replaced = set(plan.replace)
     extra = [
         p
-        for p in live
-        if p
-        and p not in wanted
-        and (whole or p.startswith(prefixes))
-        and not _under_fresh_or_replaced(plan, p)
+        for p in walk.tree
+        if in_scope(p) and p not in full and not _below(p, replaced) and not _below_blocked(plan, p)
     ]
-    # a folder that goes takes its content with it: list only the top of each removal
-    gone: set[bytes] = set()
-    top = []
+    plan.kept_ignored = [p for p in walk.excluded if in_scope(p) and not _below(p, replaced)]
+    if not delete:
+        plan.kept = _tops(extra)
+        return
+    holding = {a for p in walk.excluded for a in ancestors(p)}
     for path in extra:
-        if not any(a in gone for a in ancestors(path)):
+        if walk.tree[path].kind == DIR and path in holding:
+            continue  # it still holds ignored paths: emptied of the rest, but kept
+        plan.delete.append(path)
+        plan.live.setdefault(path, _as_stat(walk.tree[path]))
+    _absent_to_delete(plan, in_scope)
+
+
+def _absent_to_delete(plan: RestorePlan, in_scope: object) -> None:
+    """Paths the snapshot vouches were absent (the restore its safety snapshot was taken
+    for created them) are removed by --delete even when the rules hide them."""
+    absent = plan.snapshots[plan.snapshot].absent
+    if not absent:
+        return
+    with fs.opened(fs.open_root(plan.target)) as rootfd:
+        for path in sorted(absent, key=_tree_order):
+            if path in plan.delete or _below(path, set(plan.delete)):
+                continue
+            try:
+                parent_fd = fs.open_dir_path(rootfd, fs.parent_and_name(path)[0])
+            except OSError:
+                continue
+            with fs.opened(parent_fd):
+                st = fs.lstat_at(parent_fd, fs.parent_and_name(path)[1])
+                if st is None:
+                    continue
+                plan.live[path] = st
+                if stat.S_ISDIR(st.st_mode):
+                    inside = walk_tree(
+                        fs.open_dir_at(parent_fd, fs.parent_and_name(path)[1], fs.identity(st)),
+                        RuleSource(read_tree=False),
+                    )
+                    for inner, meta in inside.tree.items():
+                        if inner:
+                            full = path + b"/" + inner
+                            plan.delete.append(full)
+                            plan.live[full] = _as_stat(meta)
+                plan.delete.append(path)
+
+
+def _below_blocked(plan: RestorePlan, path: bytes) -> bool:
+    blocked = {p for p, _why in plan.skipped}
+    return path in blocked or _below(path, blocked)
+
+
+def _tops(paths: list[bytes]) -> list[bytes]:
+    """Only the top of each subtree: a folder stands for what it holds."""
+    seen: set[bytes] = set()
+    top = []
+    for path in paths:
+        if not any(a in seen for a in ancestors(path)):
             top.append(path)
-        gone.add(path)
+        seen.add(path)
     return top
-
-
-def _under_fresh_or_replaced(plan: RestorePlan, path: bytes) -> bool:
-    replaced = set(plan.replace)
-    return any(a in replaced for a in ancestors(path))
-
-
-# ----- applying ---------------------------------------------------------------------------
-
-
-def apply_restore(plan: RestorePlan, reporter: Reporter) -> RestoreResult:
-    """Make the target match the plan. The caller holds the store's lock, so retention
-    cannot remove the snapshot being read."""
-    if not os.path.isdir(plan.snapshot_root):
-        raise SnapshotError(f"snapshot {plan.snapshot} is gone")
-    os.makedirs(plan.target, exist_ok=True)
-    for path in plan.replace + plan.delete:
-        remove_tree(Path(os.fsdecode(plan.target + b"/" + path)))
-    folders = links = 0
-    files: list[bytes] = []
-    writes = set(plan.create) | set(plan.overwrite)
-    for path, meta in plan.tree.items():
-        if path not in writes:
-            continue
-        full = plan.target + b"/" + path
-        if meta.kind == DIR:
-            _check_real_folders(plan.target, os.path.dirname(path))
-            os.mkdir(full, 0o700)
-            folders += 1
-        elif meta.kind == LINK:
-            _check_real_folders(plan.target, os.path.dirname(path))
-            if os.path.lexists(full):
-                os.unlink(full)
-            os.symlink(meta.target or b"", full)
-            os.utime(full, ns=(meta.mtime_ns, meta.mtime_ns), follow_symlinks=False)
-            links += 1
-        else:
-            files.append(path)
-    copied = _copy_files(plan, files, reporter)
-    _set_folder_attributes(plan)
-    return RestoreResult(len(files), links, folders, len(plan.delete), copied)
-
-
-def _check_real_folders(root: bytes, rel: bytes) -> None:
-    """Refuse to write below a symlink (something changed the target under the restore)."""
-    path = root
-    for part in rel.split(b"/") if rel else []:
-        path += b"/" + part
-        if not stat.S_ISDIR(os.lstat(path).st_mode):
-            raise SnapshotError(
-                f"{os.fsdecode(path)} is no longer a real folder; the restore stopped"
-            )
-
-
-def _copy_files(plan: RestorePlan, files: list[bytes], reporter: Reporter) -> int:
-    if not files:
-        return 0
-    for folder in sorted({os.path.dirname(p) for p in files}):
-        _check_real_folders(plan.target, folder)
-    total_bytes = sum(plan.tree[p].size for p in files)
-
-    def progress(done_bytes: int, done_files: int) -> None:
-        reporter.progress(done_files, len(files), done_bytes, total_bytes)
-
-    with tempfile.NamedTemporaryFile(prefix="agsekit-restore-") as listing:
-        listing.write(b"\0".join(files) + b"\0")
-        listing.flush()
-        try:
-            outcome = rsync.restore_listed(
-                plan.snapshot_root, plan.target, Path(listing.name), progress
-            )
-        finally:
-            reporter.progress_done()
-    if not outcome.ok:
-        raise SnapshotError(rsync.describe_failure(outcome))
-    missing = [p for p in files if not os.path.lexists(plan.target + b"/" + p)]
-    if missing:
-        raise SnapshotError(
-            f"{len(missing)} file(s) could not be restored, e.g. {os.fsdecode(missing[0])}"
-        )
-    return total_bytes
-
-
-def _set_folder_attributes(plan: RestorePlan) -> None:
-    """Modes and times of the restored folders, deepest first, once nothing more is
-    written inside them. Existing folders above the restored paths are left as they are."""
-    chosen = set(plan.selected_dirs) | plan.fresh_dirs
-    for path in reversed(plan.tree):
-        meta = plan.tree[path]
-        if meta.kind == DIR and path in chosen:
-            full = plan.target + b"/" + path if path else plan.target
-            os.chmod(full, meta.mode)
-            os.utime(full, ns=(meta.mtime_ns, meta.mtime_ns))
 
 
 def check_restore_folder(target: Path, store: Store, source: Path | None, force: bool) -> None:
     """--to DIR: a new or empty folder, outside the store and not the live source itself."""
-    real = os.path.realpath(target)
-    dest = os.path.realpath(store.dest)
-    if real == dest or real.startswith(dest.rstrip("/") + "/"):
+    if really_within(target, store.dest):
         raise UsageError(f"cannot restore into the snapshot folder {store.dest}")
-    if dest.startswith(real.rstrip("/") + "/"):
+    if is_within(os.path.realpath(store.dest), os.path.realpath(target)):
         raise UsageError(
             f"{target} holds the snapshot folder {store.dest}; choose a folder outside it"
         )
-    if source is not None and real == os.path.realpath(source):
+    if source is not None and os.path.realpath(target) == os.path.realpath(source):
         raise UsageError(
             f"{target} is the live folder itself",
             hint="use --in-place: it first saves the current state so the restore can be undone",

@@ -1,54 +1,63 @@
 """Restores as the commands run them: into a new folder, or back into the live source.
 
-An in-place restore first snapshots the live folder (labelled "before restore of NAME"),
-so the restore itself can be undone by restoring that snapshot. When nothing changed since
-the latest snapshot, that snapshot already is the point to return to. The restore then
-runs with the store's lock held, so retention cannot remove the snapshot being read and
-no snapshot records a half-restored tree.
+An in-place restore holds the store's lock from its plan to its last write. Before it
+changes anything it takes a safety snapshot that holds every path the restore will
+overwrite or remove, whatever the live ignore rules say, and pins it (labelled "before
+restore of NAME"), so the restore can always be undone, and retention never removes the
+undo point. A path the safety snapshot could not save is left alone and named. The caller
+is told about the safety snapshot as soon as it exists (`on_safety`), so that the undo
+command is printed even when the restore then fails or is stopped half-way.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from agsekit.core.errors import NothingToSnapshotError
 from agsekit.core.reporting import Reporter
-from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
-from agsekit.snapshots.engine.store import Store
-from agsekit.snapshots.history.catalog import recorded_excludes
-from agsekit.snapshots.restore.plan import (
-    RestorePlan,
-    RestoreResult,
-    apply_restore,
-    check_restore_folder,
-    plan_restore,
+from agsekit.snapshots.engine.snapshot import (
+    After,
+    SnapshotOutcome,
+    SnapshotRequest,
+    lock_wait_message,
+    take_snapshot,
 )
-
-OutcomeHook = Callable[[SnapshotOutcome], None]
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.engine.tree import DIR, Tree
+from agsekit.snapshots.history.catalog import recorded_request, snapshot_tree
+from agsekit.snapshots.keep.baseline import set_baseline
+from agsekit.snapshots.keep.marks import set_mark
+from agsekit.snapshots.restore.apply import RestoreResult, apply_restore
+from agsekit.snapshots.restore.plan import RestorePlan, Wanted, check_restore_folder, plan_restore
 
 
 @dataclass(frozen=True)
 class SafetyPoint:
     """Where to go back to after an in-place restore."""
 
-    name: str | None  # None: the live folder held no files, there was nothing to save
+    name: str | None  # None: the restore overwrites and removes nothing, only creates
     created: bool  # False: the latest snapshot already held the live state
+    hidden: tuple[bytes, ...] = ()  # saved although only the live rules hid them
 
 
-@dataclass(frozen=True)
+@dataclass
 class RestoreRun:
     plan: RestorePlan
     result: RestoreResult | None  # None for a dry run
     safety: SafetyPoint | None  # in-place restores only
+    unsaved: list[bytes] = field(default_factory=list)
+
+
+def undo_label(snapshot: str) -> str:
+    return f"before restore of {snapshot}"
 
 
 def restore_to_folder(
     store: Store,
-    snapshot: str,
+    wanted: list[Wanted],
     folder: Path,
-    paths: list[bytes],
     reporter: Reporter,
     *,
     source: Path | None,
@@ -58,57 +67,88 @@ def restore_to_folder(
 ) -> RestoreRun:
     check_restore_folder(folder, store, source, force)
     if dry_run:
-        return RestoreRun(plan_restore(store, snapshot, folder, paths, delete=delete), None, None)
-    with store.locked(on_wait=lambda: _waiting(reporter, store)):
-        plan = plan_restore(store, snapshot, folder, paths, delete=delete)
-        return RestoreRun(plan, apply_restore(plan, reporter), None)
+        return RestoreRun(plan_restore(store, wanted, folder, delete=delete), None, None)
+    with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
+        plan = plan_restore(store, wanted, folder, delete=delete)
+        return RestoreRun(plan, apply_restore(plan, store, reporter), None)
 
 
 def restore_in_place(
     store: Store,
-    snapshot: str,
+    wanted: list[Wanted],
     source: Path,
-    paths: list[bytes],
     reporter: Reporter,
     *,
     delete: bool = False,
     dry_run: bool = False,
-    after_snapshot: OutcomeHook | None = None,
+    after: After | None = None,
+    on_safety: Callable[[RestoreRun], None] | None = None,
+    cancelled: Callable[[], bool] | None = None,
 ) -> RestoreRun:
-    if dry_run:
-        return RestoreRun(plan_restore(store, snapshot, source, paths, delete=delete), None, None)
-    safety = save_live_state(store, source, snapshot, reporter, after_snapshot)
-    with store.locked(on_wait=lambda: _waiting(reporter, store)):
-        plan = plan_restore(store, snapshot, source, paths, delete=delete)
-        result = apply_restore(plan, reporter)
+    with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
+        plan = plan_restore(store, wanted, source, delete=delete)
+        if dry_run:
+            return RestoreRun(plan, None, None)
+        run = RestoreRun(plan, None, None)
+        run.safety, run.unsaved = _save_live_state(store, plan, source, reporter, after)
+        if on_safety is not None:
+            on_safety(run)
+        run.result = apply_restore(plan, store, reporter, skip=run.unsaved, cancelled=cancelled)
+        _set_baseline(store, plan)
+    undo = f"; undo with {run.safety.name}" if run.safety.name else ""
     store.log(
-        f"restored {snapshot} into {source}: {result.files} files, {result.deleted} removed"
-        + (f"; undo with {safety.name}" if safety.name else "")
+        f"restored {plan.snapshot} into {source}: {run.result.files} files, "
+        f"{run.result.deleted} removed{undo}"
     )
-    return RestoreRun(plan, result, safety)
+    return run
 
 
-def save_live_state(
-    store: Store,
-    source: Path,
-    snapshot: str,
-    reporter: Reporter,
-    after_snapshot: OutcomeHook | None,
-) -> SafetyPoint:
-    """Snapshot the live folder before it is overwritten."""
-    if not source.is_dir():
-        return SafetyPoint(None, False)
+def _save_live_state(
+    store: Store, plan: RestorePlan, source: Path, reporter: Reporter, after: After | None
+) -> tuple[SafetyPoint, list[bytes]]:
+    """Snapshot the live folder, forcing in every path the restore will change; returns
+    the undo point and the touched paths it could not save."""
+    touched = plan.touched
+    if not touched:
+        return SafetyPoint(None, False), []
+    absent = frozenset((p, plan.entries[p].kind == DIR) for p in plan.create)
     request = SnapshotRequest(
-        source, store.dest, recorded_excludes(store), label=f"before restore of {snapshot}"
+        source,
+        store.dest,
+        **recorded_request(store),
+        label=undo_label(plan.snapshot),
+        force=frozenset(touched),
+        absent=absent,
     )
     try:
-        outcome = take_snapshot(request, reporter)
+        outcome = take_snapshot(request, reporter, after=after)
     except NothingToSnapshotError:
-        return SafetyPoint(None, False)
-    if outcome.status == "created" and after_snapshot is not None:
-        after_snapshot(outcome)
-    return SafetyPoint(outcome.name, outcome.status == "created")
+        return SafetyPoint(None, False), touched  # only empty folders: leave them alone
+    name = outcome.name
+    if name is None:
+        return SafetyPoint(None, False), touched
+    set_mark(store, name, pinned=True, label=undo_label(plan.snapshot), keep_label=True)
+    saved = snapshot_tree(store, name)
+    unsaved = [p for p in touched if not _holds(saved, plan, p)]
+    return SafetyPoint(name, outcome.status == "created", _hidden(outcome)), unsaved
 
 
-def _waiting(reporter: Reporter, store: Store) -> None:
-    reporter.info(f"waiting for another agsekit process that is writing to {store.dest}...")
+def _hidden(outcome: SnapshotOutcome) -> tuple[bytes, ...]:
+    return outcome.forced_in
+
+
+def _holds(saved: Tree, plan: RestorePlan, path: bytes) -> bool:
+    """The safety snapshot holds the very entry the plan saw at path."""
+    meta = saved.get(path)
+    seen = plan.live.get(path)
+    if meta is None or seen is None:
+        return False
+    if meta.kind == DIR:
+        return True
+    return meta.ino == seen.st_ino
+
+
+def _set_baseline(store: Store, plan: RestorePlan) -> None:
+    """After an in-place restore, the restored snapshot is the state the user chose: the
+    mass-deletion alarm measures later losses from it."""
+    set_baseline(store, plan.snapshot, "restore")

@@ -161,3 +161,31 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "config.yaml:2: vms.a.cpu: input should be greater than or equal to 1" in proc.stderr
+
+
+def test_long_values_are_shown_whole(tmp_path: Path) -> None:
+    folder = "/home/me/projects/some-long-folder-name-that-goes-on-and-on/and-on-and-on/sub"
+    text = f"vms: {{a: {{}}}}\nmounts:\n  - {{source: {folder}, backup: {folder}}}\n"
+    problems = problems_of(tmp_path, text)
+    assert any(p.endswith(f"(got {folder!r})") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "shown"),
+    [
+        ('"a b "', "(got 'a b ')"),
+        ('"tab\\there"', "(got 'tab\\there')"),
+        ('"bell\\a"', "(got 'bell\\x07')"),
+        ("true", "(got true)"),
+        ("null", "(got null)"),
+        ("[1, x]", "(got [1, 'x'])"),
+    ],
+)
+def test_values_are_quoted_with_control_characters_escaped(
+    tmp_path: Path, yaml_value: str, shown: str
+) -> None:
+    problems = problems_of(tmp_path, f"vms:\n  a: {{cpu: {yaml_value}}}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith("config.yaml:2: vms.a.cpu: input should be a valid integer")
+    assert problems[0].endswith(shown), problems
+    assert "\t" not in problems[0] and "\a" not in problems[0]

@@ -20,6 +20,7 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
+from agsekit.config.messages import Loc, Locator
 from agsekit.config.model import (
     AgentSpec,
     AlarmPolicy,
@@ -31,8 +32,6 @@ from agsekit.config.model import (
 from agsekit.config.schema import ConfigModel
 from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
-
-Loc = tuple[str | int, ...]
 
 
 def load_config(path: Path, *, required: bool = True) -> Config:
@@ -63,7 +62,7 @@ def parse_config(text: str, path: Path) -> Config:
     tree = _parse_yaml(text, path)
     if tree is None:
         return empty_config(path)
-    locator = _Locator(path, tree)
+    locator = Locator(path, tree)
     if not isinstance(tree, dict):
         raise ConfigError(
             f"invalid configuration in {path}",
@@ -102,70 +101,7 @@ def _plain(node: Any) -> Any:
     return node
 
 
-class _Locator:
-    """Maps a key path to a line of the file, for messages."""
-
-    def __init__(self, path: Path, tree: Any) -> None:
-        self.path = path
-        self.tree = tree
-
-    def line(self, loc: Loc) -> int | None:
-        node = self.tree
-        line: int | None = None
-        for part in loc:
-            lc = getattr(node, "lc", None)
-            try:
-                if isinstance(node, dict) and part in node:
-                    if lc is not None:
-                        line = lc.key(part)[0] + 1
-                    node = node[part]
-                elif isinstance(node, list) and isinstance(part, int) and part < len(node):
-                    if lc is not None:
-                        line = lc.item(part)[0] + 1
-                    node = node[part]
-                else:
-                    break
-            except (KeyError, IndexError, TypeError):
-                break
-        if line is None and getattr(self.tree, "lc", None) is not None:
-            line = self.tree.lc.line + 1
-        return line
-
-    def value(self, loc: Loc) -> Any:
-        node = self.tree
-        for part in loc:
-            try:
-                node = node[part]
-            except (KeyError, IndexError, TypeError):
-                return None
-        return node
-
-    def problem(self, loc: Loc, message: str, value: Any = ..., *, show_value: bool = True) -> str:
-        line = self.line(loc)
-        where = f"{self.path.name}:{line}" if line else self.path.name
-        key = key_path(loc) or "(top level)"
-        text = f"{where}: {key}: {message}"
-        if show_value and value is not ... and not isinstance(value, (dict, list)):
-            text += f" (got {_short(value)})"
-        return text
-
-
-def key_path(loc: Loc) -> str:
-    out = ""
-    for part in loc:
-        if isinstance(part, int):
-            out += f"[{part}]"
-        else:
-            out += ("." if out else "") + str(part)
-    return out
-
-
-def _short(value: Any) -> str:
-    text = repr(value) if isinstance(value, str) else str(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _describe(locator: _Locator, err: Any) -> str:
+def _describe(locator: Locator, err: Any) -> str:
     loc: Loc = tuple(p for p in err["loc"] if p not in _UNION_NOISE)
     kind = err["type"]
     if kind == "extra_forbidden":
@@ -173,11 +109,9 @@ def _describe(locator: _Locator, err: Any) -> str:
         hint = difflib.get_close_matches(key, _allowed_keys(loc[:-1]), n=1)
         suggestion = f" (did you mean '{hint[0]}'?)" if hint else ""
         allowed = ", ".join(_allowed_keys(loc[:-1]))
-        return locator.problem(
-            loc, f"unknown key{suggestion}; allowed here: {allowed}", show_value=False
-        )
+        return locator.problem(loc, f"unknown key{suggestion}; allowed here: {allowed}")
     if kind == "missing":
-        return locator.problem(loc, "required key is missing", show_value=False)
+        return locator.problem(loc, "required key is missing")
     message = str(err["msg"]).removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
     return locator.problem(loc, message, err.get("input", ...))
@@ -221,7 +155,7 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _resolve(model: Any, path: Path, locator: _Locator, problems: list[str]) -> Config:
+def _resolve(model: Any, path: Path, locator: Locator, problems: list[str]) -> Config:
     base_dir = path.parent
     vms = {
         name: VmSpec(name, vm.cpu, vm.ram, vm.disk, _plain(vm.cloud_init))
@@ -285,7 +219,7 @@ def _mounts(
     vms: dict[str, VmSpec],
     retention: RetentionPolicy,
     base_dir: Path,
-    locator: _Locator,
+    locator: Locator,
     problems: list[str],
 ) -> Iterable[tuple[int, MountSpec]]:
     first_vm = next(iter(vms), None)
@@ -331,7 +265,7 @@ def _inside(path: Path, folder: Path) -> bool:
     return folder in path.parents
 
 
-def _unknown_vm(locator: _Locator, loc: Loc, vm: str, vms: dict[str, VmSpec]) -> str:
+def _unknown_vm(locator: Locator, loc: Loc, vm: str, vms: dict[str, VmSpec]) -> str:
     hint = difflib.get_close_matches(vm, list(vms), n=1)
     known = ", ".join(vms) or "none"
     suggestion = f"did you mean '{hint[0]}'? " if hint else ""
@@ -339,7 +273,7 @@ def _unknown_vm(locator: _Locator, loc: Loc, vm: str, vms: dict[str, VmSpec]) ->
 
 
 def _check_sources(
-    mounts: Sequence[tuple[int, MountSpec]], locator: _Locator, problems: list[str]
+    mounts: Sequence[tuple[int, MountSpec]], locator: Locator, problems: list[str]
 ) -> None:
     seen: dict[Path, int] = {}
     for index, mount in mounts:

@@ -111,7 +111,7 @@ def test_unknown_key_names_line_path_and_suggestion(tmp_path: Path) -> None:
         ("retention: {keep_within: soon}\n", "retention.keep_within: not a duration"),
         ("alarm: {deleted_fraction: 2}\n", "alarm.deleted_fraction: input should be less than"),
         ("agents:\n  x: {type: claud}\n", "config.yaml:2: agents.x.type: unknown agent type"),
-        ("vms:\n  bad_name: {}\n", "vms: 'bad_name' is not a valid VM name"),
+        ("vms:\n  bad_name: {}\n", "config.yaml:2: vms.bad_name: not a valid VM name"),
         ("- a\n- b\n", "(top level): the top level must be a mapping"),
     ],
 )
@@ -189,3 +189,46 @@ def test_values_are_quoted_with_control_characters_escaped(
     assert problems[0].startswith("config.yaml:2: vms.a.cpu: input should be a valid integer")
     assert problems[0].endswith(shown), problems
     assert "\t" not in problems[0] and "\a" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'vms:\n  ok: {}\n  "a\\n": {}\n',
+            "config.yaml:3: vms.'a\\n': not a valid VM name: letters, digits and '-', "
+            "starting with a letter and not ending with '-' (got 'a\\n')",
+        ),
+        ("vms:\n  a-: {}\n", "config.yaml:2: vms.a-: not a valid VM name"),
+        (
+            'agents:\n  "claude\\n": {type: claude}\n',
+            "config.yaml:2: agents.'claude\\n': not a valid agent name: letters, digits, "
+            "'-' and '_', starting with a letter (got 'claude\\n')",
+        ),
+        ("agents:\n  x y: {type: claude}\n", "config.yaml:2: agents.'x y': not a valid agent"),
+        ("agents:\n  _x: {type: claude}\n", "config.yaml:2: agents._x: not a valid agent name"),
+        (
+            'agents:\n  a:\n    type: claude\n    env:\n      OK: x\n      "KEY\\n": y\n',
+            "config.yaml:6: agents.a.env.'KEY\\n': not a valid environment variable name",
+        ),
+        (
+            "agents:\n  a:\n    type: claude\n    env: {1KEY: y}\n",
+            "config.yaml:4: agents.a.env.1KEY: not a valid environment variable name",
+        ),
+    ],
+)
+def test_names_must_match_as_a_whole(tmp_path: Path, text: str, expected: str) -> None:
+    problems = problems_of(tmp_path, text)
+    assert any(p.startswith(expected) for p in problems), problems
+    assert not any("\n" in p for p in problems), problems
+
+
+def test_valid_names_stay_valid(tmp_path: Path) -> None:
+    text = (
+        "vms:\n  a: {}\n  Agent-2: {}\n"
+        "agents:\n  claude: {type: claude}\n  my_codex-2: {type: codex}\n"
+        "  c: {type: aider, env: {_X: a, PATH2: b}}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert list(config.vms) == ["a", "Agent-2"]
+    assert list(config.agents) == ["claude", "my_codex-2", "c"]

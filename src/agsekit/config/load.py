@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import re
 import types
 import typing
 from collections.abc import Iterable, Sequence
@@ -102,7 +103,7 @@ def _plain(node: Any) -> Any:
 
 
 def _describe(locator: Locator, err: Any) -> str:
-    loc: Loc = tuple(p for p in err["loc"] if p not in _UNION_NOISE)
+    loc = _clean_loc(locator.tree, tuple(err["loc"]))
     kind = err["type"]
     if kind == "extra_forbidden":
         key = str(loc[-1])
@@ -117,8 +118,28 @@ def _describe(locator: Locator, err: Any) -> str:
     return locator.problem(loc, message, err.get("input", ...))
 
 
-# pydantic adds the names of union members and validator kinds to error locations
-_UNION_NOISE = {"str", "int", "float", "bool", "RetentionModel", "function-after[_ram(), str]"}
+def _clean_loc(tree: Any, loc: Loc) -> Loc:
+    """The error's key path without what pydantic adds: `[key]` after a bad mapping key, and
+    the names of union members or validators, which are never keys of the file."""
+    out: list[str | int] = []
+    node = tree
+    for part in loc:
+        present = isinstance(node, (dict, list)) and _has(node, part)
+        if not present and (part == "[key]" or _PYDANTIC_TAG.fullmatch(str(part))):
+            continue
+        out.append(part)
+        node = node[part] if present else None
+    return tuple(out)
+
+
+def _has(node: dict[Any, Any] | list[Any], part: str | int) -> bool:
+    if isinstance(node, dict):
+        return part in node
+    return isinstance(part, int) and 0 <= part < len(node)
+
+
+# union members (`str`, `RetentionModel`) and validators (`function-after[...]`)
+_PYDANTIC_TAG = re.compile(r"str|int|float|bool|none|\w+Model|function-\w+\[.*\]")
 
 
 def _allowed_keys(loc: Loc) -> list[str]:

@@ -8,10 +8,13 @@ and special floats in their YAML spelling.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
 Loc = tuple[str | int, ...]
+
+_PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
 
 def show_value(value: Any) -> str:
@@ -43,7 +46,8 @@ def key_path(loc: Loc) -> str:
         if isinstance(part, int):
             out += f"[{part}]"
         else:
-            out += ("." if out else "") + str(part)
+            key = part if _PLAIN_KEY.fullmatch(part) else show_value(part)
+            out += ("." if out else "") + key
     return out
 
 

@@ -6,17 +6,28 @@ checks across keys live in load.py, which turns these into the frozen types of m
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
+from agsekit.config import checks
 from agsekit.config.model import AGENT_TYPES
 from agsekit.config.sizes import MIN_DISK, MIN_MEMORY, parse_size
 from agsekit.core.durations import parse_duration
 
-VM_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Keys of mappings: pydantic reports a bad one at its own key path, so the line is the key's.
+VmName = Annotated[StrictStr, AfterValidator(checks.vm_name)]
+AgentName = Annotated[StrictStr, AfterValidator(checks.agent_name)]
+EnvName = Annotated[StrictStr, AfterValidator(checks.env_name)]
 
 
 class Strict(BaseModel):
@@ -89,7 +100,7 @@ class AgentModel(Strict):
     vm: StrictStr | None = None
     version: StrictStr | None = None
     default_args: list[StrictStr] = Field(default_factory=list)
-    env: dict[str, StrictStr] = Field(default_factory=dict)
+    env: dict[EnvName, StrictStr] = Field(default_factory=dict)
 
     @field_validator("type")
     @classmethod
@@ -98,29 +109,10 @@ class AgentModel(Strict):
             raise ValueError(f"unknown agent type; known types: {', '.join(AGENT_TYPES)}")
         return value
 
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return value
-
 
 class ConfigModel(Strict):
-    vms: dict[str, VmModel] = Field(default_factory=dict)
+    vms: dict[VmName, VmModel] = Field(default_factory=dict)
     mounts: list[MountModel] = Field(default_factory=list)
     retention: RetentionModel = Field(default_factory=RetentionModel)
     alarm: AlarmModel = Field(default_factory=AlarmModel)
-    agents: dict[str, AgentModel] = Field(default_factory=dict)
-
-    @field_validator("vms")
-    @classmethod
-    def _vm_names(cls, value: dict[str, VmModel]) -> dict[str, VmModel]:
-        for name in value:
-            if not VM_NAME.match(name):
-                raise ValueError(
-                    f"{name!r} is not a valid VM name: letters, digits and '-', "
-                    "starting with a letter"
-                )
-        return value
+    agents: dict[AgentName, AgentModel] = Field(default_factory=dict)

@@ -31,6 +31,7 @@ from agsekit.config.model import (
     VmSpec,
 )
 from agsekit.config.schema import ConfigModel
+from agsekit.config.tree import to_plain
 from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
 
@@ -70,7 +71,7 @@ def parse_config(text: str, path: Path) -> Config:
             problems=[locator.problem((), "the top level must be a mapping of keys", tree)],
         )
     try:
-        model = ConfigModel.model_validate(_plain(tree))
+        model = ConfigModel.model_validate(to_plain(tree))
     except ValidationError as exc:
         shape_problems = [_describe(locator, err) for err in exc.errors()]
         raise ConfigError(f"invalid configuration in {path}", problems=shape_problems) from None
@@ -93,15 +94,6 @@ def _parse_yaml(text: str, path: Path) -> Any:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
-def _plain(node: Any) -> Any:
-    """ruamel's commented containers as plain dicts and lists (keys kept in order)."""
-    if isinstance(node, dict):
-        return {str(k) if not isinstance(k, str) else k: _plain(v) for k, v in node.items()}
-    if isinstance(node, list):
-        return [_plain(v) for v in node]
-    return node
-
-
 def _describe(locator: Locator, err: Any) -> str:
     loc = _clean_loc(locator.tree, tuple(err["loc"]))
     kind = err["type"]
@@ -115,6 +107,7 @@ def _describe(locator: Locator, err: Any) -> str:
         return locator.problem(loc, "required key is missing")
     message = str(err["msg"]).removeprefix("Value error, ")
     message = message[:1].lower() + message[1:]
+    message = _MODEL_NAME.sub("", message)  # "a valid dictionary or instance of VmModel"
     return locator.problem(loc, message, err.get("input", ...))
 
 
@@ -138,6 +131,7 @@ def _has(node: dict[Any, Any] | list[Any], part: str | int) -> bool:
     return isinstance(part, int) and 0 <= part < len(node)
 
 
+_MODEL_NAME = re.compile(r" or instance of \w+")
 # union members (`str`, `RetentionModel`) and validators (`function-after[...]`)
 _PYDANTIC_TAG = re.compile(r"str|int|float|bool|none|\w+Model|function-\w+\[.*\]")
 
@@ -179,7 +173,7 @@ def _unwrap_optional(tp: Any) -> Any:
 def _resolve(model: Any, path: Path, locator: Locator, problems: list[str]) -> Config:
     base_dir = path.parent
     vms = {
-        name: VmSpec(name, vm.cpu, vm.ram, vm.disk, _plain(vm.cloud_init))
+        name: VmSpec(name, vm.cpu, vm.ram, vm.disk, to_plain(vm.cloud_init))
         for name, vm in model.vms.items()
     }
     retention = _retention(model.retention, RetentionPolicy())

@@ -12,6 +12,8 @@ import re
 from pathlib import Path
 from typing import Any
 
+from agsekit.config.tree import to_plain
+
 Loc = tuple[str | int, ...]
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
@@ -87,5 +89,5 @@ class Locator:
         key = key_path(loc) or "(top level)"
         text = f"{where}: {key}: {message}"
         if value is not ...:
-            text += f" (got {show_value(value)})"
+            text += f" (got {show_value(to_plain(value))})"
         return text

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    Strict,
     StrictBool,
     StrictInt,
     StrictStr,
@@ -21,7 +22,7 @@ from pydantic import (
 
 from agsekit.config import checks
 from agsekit.config.model import AGENT_TYPES
-from agsekit.config.sizes import MIN_DISK, MIN_MEMORY, parse_size
+from agsekit.config.sizes import MAX_DISK, MAX_MEMORY, MIN_DISK, MIN_MEMORY, parse_size
 from agsekit.core.durations import parse_duration
 
 # Keys of mappings: pydantic reports a bad one at its own key path, so the line is the key's.
@@ -30,19 +31,31 @@ AgentName = Annotated[StrictStr, AfterValidator(checks.agent_name)]
 EnvName = Annotated[StrictStr, AfterValidator(checks.env_name)]
 
 
-class Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _check_size(value: str, minimum: int, what: str) -> str:
+MAX_CPU = 256
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+
+# Real numbers only: no booleans (`true` is not 1) and no strings ("5" is not 5).
+Minutes = Annotated[float, Strict(), Field(gt=0, le=MAX_INTERVAL_MINUTES, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+def _check_size(value: str, minimum: int, maximum: int, what: str) -> str:
     size = parse_size(value)
     if size < minimum:
         raise ValueError(f"{what} below Multipass' minimum of {minimum // 1024**2}M")
+    if size > maximum:
+        raise ValueError(
+            f"{what} above the maximum of {maximum // 1024**3}G ({maximum // 1024**4} TiB)"
+        )
     return value
 
 
-class VmModel(Strict):
-    cpu: StrictInt = Field(default=2, ge=1)
+class VmModel(StrictModel):
+    cpu: StrictInt = Field(default=2, ge=1, le=MAX_CPU)
     ram: StrictStr = "4G"
     disk: StrictStr = "20G"
     cloud_init: dict[str, Any] = Field(default_factory=dict, alias="cloud-init")
@@ -50,15 +63,15 @@ class VmModel(Strict):
     @field_validator("ram")
     @classmethod
     def _ram(cls, value: str) -> str:
-        return _check_size(value, MIN_MEMORY, "memory")
+        return _check_size(value, MIN_MEMORY, MAX_MEMORY, "memory")
 
     @field_validator("disk")
     @classmethod
     def _disk(cls, value: str) -> str:
-        return _check_size(value, MIN_DISK, "disk")
+        return _check_size(value, MIN_DISK, MAX_DISK, "disk")
 
 
-class RetentionModel(Strict):
+class RetentionModel(StrictModel):
     keep_within: StrictStr | None = None
     keep_hourly: StrictInt | None = Field(default=None, ge=0)
     keep_daily: StrictInt | None = Field(default=None, ge=0)
@@ -73,17 +86,17 @@ class RetentionModel(Strict):
         return value
 
 
-class AlarmModel(Strict):
+class AlarmModel(StrictModel):
     enabled: StrictBool = True
-    deleted_fraction: float = Field(default=0.5, gt=0, le=1)
+    deleted_fraction: Fraction = 0.5
     deleted_files: StrictInt = Field(default=1000, ge=1)
 
 
-class MountModel(Strict):
+class MountModel(StrictModel):
     source: StrictStr
     target: StrictStr | None = None
     backup: StrictStr | None = None
-    interval: float = Field(default=5, gt=0)
+    interval: Minutes = 5
     vm: StrictStr | None = None
     retention: RetentionModel | None = None
 
@@ -95,7 +108,7 @@ class MountModel(Strict):
         return value
 
 
-class AgentModel(Strict):
+class AgentModel(StrictModel):
     type: StrictStr
     vm: StrictStr | None = None
     version: StrictStr | None = None
@@ -110,7 +123,7 @@ class AgentModel(Strict):
         return value
 
 
-class ConfigModel(Strict):
+class ConfigModel(StrictModel):
     vms: dict[VmName, VmModel] = Field(default_factory=dict)
     mounts: list[MountModel] = Field(default_factory=list)
     retention: RetentionModel = Field(default_factory=RetentionModel)

@@ -1,4 +1,4 @@
-"""Checks on single strings of the config: names and control characters.
+"""Checks on single strings of the config: names, paths and control characters.
 
 Each check returns the value (possibly normalised) or raises ValueError with the sentence a
 user reads; schema.py attaches them to fields, so pydantic reports them with their key path.
@@ -6,6 +6,7 @@ user reads; schema.py attaches them to fields, so pydantic reports them with the
 
 from __future__ import annotations
 
+import posixpath
 import re
 import unicodedata
 
@@ -49,3 +50,23 @@ def env_name(value: str) -> str:
             "not starting with a digit"
         )
     return value
+
+
+def host_path(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return no_control(value)
+
+
+def vm_path(value: str) -> str:
+    """A mount target: absolute, not `/`, no `..`; returned normalised (no trailing `/`)."""
+    no_control(value)
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path inside the VM, e.g. /home/ubuntu/project")
+    if ".." in value.split("/"):
+        raise ValueError("must not contain '..'")
+    # normpath keeps a leading "//" (POSIX leaves its meaning open); in the VM it is "/".
+    normal = "/" + posixpath.normpath(value).lstrip("/")
+    if normal == "/":
+        raise ValueError("must not be / itself: name a folder, e.g. /home/ubuntu/project")
+    return normal

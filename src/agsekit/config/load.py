@@ -8,11 +8,9 @@ line, the key path and the bad value.
 from __future__ import annotations
 
 import difflib
-import os
 import re
 import types
 import typing
-from collections.abc import Iterable, Sequence
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -21,15 +19,15 @@ from pydantic import BaseModel, ValidationError
 from ruamel.yaml import YAML
 from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from agsekit.config.messages import Loc, Locator
+from agsekit.config.messages import Loc, Locator, unknown_vm
 from agsekit.config.model import (
     AgentSpec,
     AlarmPolicy,
     Config,
-    MountSpec,
     RetentionPolicy,
     VmSpec,
 )
+from agsekit.config.mounts import resolve_mounts
 from agsekit.config.schema import ConfigModel
 from agsekit.config.tree import to_plain
 from agsekit.core.durations import parse_duration
@@ -171,28 +169,23 @@ def _unwrap_optional(tp: Any) -> Any:
 
 
 def _resolve(model: Any, path: Path, locator: Locator, problems: list[str]) -> Config:
-    base_dir = path.parent
     vms = {
         name: VmSpec(name, vm.cpu, vm.ram, vm.disk, to_plain(vm.cloud_init))
         for name, vm in model.vms.items()
     }
     retention = _retention(model.retention, RetentionPolicy())
-    indexed = list(
-        _mounts(
-            raw_mounts=model.mounts,
-            vms=vms,
-            retention=retention,
-            base_dir=base_dir,
-            locator=locator,
-            problems=problems,
-        )
+    mounts = resolve_mounts(
+        model.mounts,
+        vms=vms,
+        base_dir=path.parent,
+        locator=locator,
+        problems=problems,
+        retention_of=lambda raw: _retention(raw, retention),
     )
-    _check_sources(indexed, locator, problems)
-    mounts = tuple(mount for _, mount in indexed)
     agents = {}
     for name, agent in model.agents.items():
         if agent.vm is not None and agent.vm not in vms:
-            problems.append(_unknown_vm(locator, ("agents", name, "vm"), agent.vm, vms))
+            problems.append(unknown_vm(locator, ("agents", name, "vm"), agent.vm, vms))
         agents[name] = AgentSpec(
             name,
             agent.type,
@@ -220,84 +213,3 @@ def _retention(raw: Any, base: RetentionPolicy) -> RetentionPolicy:
         base.keep_weekly if raw.keep_weekly is None else raw.keep_weekly,
         base.keep_monthly if raw.keep_monthly is None else raw.keep_monthly,
     )
-
-
-def absolute(raw: str, base_dir: Path) -> Path:
-    """~ expanded; relative paths are taken from the config file's folder."""
-    expanded = Path(os.path.expanduser(raw))
-    return Path(os.path.normpath(base_dir / expanded))
-
-
-def _mounts(
-    *,
-    raw_mounts: Sequence[Any],
-    vms: dict[str, VmSpec],
-    retention: RetentionPolicy,
-    base_dir: Path,
-    locator: Locator,
-    problems: list[str],
-) -> Iterable[tuple[int, MountSpec]]:
-    first_vm = next(iter(vms), None)
-    for index, raw in enumerate(raw_mounts):
-        source = absolute(raw.source, base_dir)
-        backup = (
-            absolute(raw.backup, base_dir)
-            if raw.backup is not None
-            else source.parent / f"backups-{source.name}"
-        )
-        vm = raw.vm if raw.vm is not None else first_vm
-        if vm is None:
-            problems.append(
-                locator.problem(("mounts", index), "no VM to mount into: add one under 'vms'")
-            )
-            continue
-        if vm not in vms:
-            problems.append(_unknown_vm(locator, ("mounts", index, "vm"), vm, vms))
-            continue
-        if backup == source or _inside(source, backup):
-            problems.append(
-                locator.problem(
-                    ("mounts", index, "backup"),
-                    "the backup folder must not be the source or contain it",
-                    str(backup),
-                )
-            )
-            continue
-        yield (
-            index,
-            MountSpec(
-                source=source,
-                target=raw.target or f"/home/ubuntu/{source.name}",
-                backup=backup,
-                interval_minutes=float(raw.interval),
-                vm=vm,
-                retention=_retention(raw.retention, retention),
-            ),
-        )
-
-
-def _inside(path: Path, folder: Path) -> bool:
-    return folder in path.parents
-
-
-def _unknown_vm(locator: Locator, loc: Loc, vm: str, vms: dict[str, VmSpec]) -> str:
-    hint = difflib.get_close_matches(vm, list(vms), n=1)
-    known = ", ".join(vms) or "none"
-    suggestion = f"did you mean '{hint[0]}'? " if hint else ""
-    return locator.problem(loc, f"no VM named {vm!r} in 'vms' ({suggestion}known: {known})", vm)
-
-
-def _check_sources(
-    mounts: Sequence[tuple[int, MountSpec]], locator: Locator, problems: list[str]
-) -> None:
-    seen: dict[Path, int] = {}
-    for index, mount in mounts:
-        if mount.source in seen:
-            problems.append(
-                locator.problem(
-                    ("mounts", index, "source"),
-                    f"the same source as mounts[{seen[mount.source]}]",
-                    str(mount.source),
-                )
-            )
-        seen.setdefault(mount.source, index)

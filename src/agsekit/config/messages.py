@@ -7,8 +7,10 @@ and special floats in their YAML spelling.
 
 from __future__ import annotations
 
+import difflib
 import math
 import re
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
@@ -91,3 +93,10 @@ class Locator:
         if value is not ...:
             text += f" (got {show_value(to_plain(value))})"
         return text
+
+
+def unknown_vm(locator: Locator, loc: Loc, vm: str, vms: Collection[str]) -> str:
+    hint = difflib.get_close_matches(vm, list(vms), n=1)
+    known = ", ".join(vms) or "none"
+    suggestion = f"did you mean '{hint[0]}'? " if hint else ""
+    return locator.problem(loc, f"no VM named {vm!r} in 'vms' ({suggestion}known: {known})", vm)

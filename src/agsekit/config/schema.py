@@ -29,6 +29,8 @@ from agsekit.core.durations import parse_duration
 VmName = Annotated[StrictStr, AfterValidator(checks.vm_name)]
 AgentName = Annotated[StrictStr, AfterValidator(checks.agent_name)]
 EnvName = Annotated[StrictStr, AfterValidator(checks.env_name)]
+HostPath = Annotated[StrictStr, AfterValidator(checks.host_path)]
+VmPath = Annotated[StrictStr, AfterValidator(checks.vm_path)]
 
 
 class StrictModel(BaseModel):
@@ -93,19 +95,12 @@ class AlarmModel(StrictModel):
 
 
 class MountModel(StrictModel):
-    source: StrictStr
-    target: StrictStr | None = None
-    backup: StrictStr | None = None
+    source: HostPath
+    target: VmPath | None = None
+    backup: HostPath | None = None
     interval: Minutes = 5
     vm: StrictStr | None = None
     retention: RetentionModel | None = None
-
-    @field_validator("target")
-    @classmethod
-    def _absolute_target(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError("must be an absolute path inside the VM, e.g. /home/ubuntu/project")
-        return value
 
 
 class AgentModel(StrictModel):

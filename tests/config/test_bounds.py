@@ -63,7 +63,7 @@ def test_an_anchored_true_is_not_the_number_one(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("text", "expected"),
     [
-        ("cpu: 257", "vms.a.cpu: input should be less than or equal to 256 (got 257)"),
+        ("cpu: 4097", "vms.a.cpu: input should be less than or equal to 4096 (got 4097)"),
         ("ram: 1025G", "vms.a.ram: memory above the maximum of 1024G (1 TiB) (got '1025G')"),
         ("ram: 2000000M", "vms.a.ram: memory above the maximum of 1024G (1 TiB)"),
         ("disk: 65537G", "vms.a.disk: disk above the maximum of 65536G (64 TiB) (got '65537G')"),
@@ -78,9 +78,9 @@ def test_absurd_vm_sizes(tmp_path: Path, text: str, expected: str) -> None:
 
 def test_largest_vm_sizes_are_accepted(tmp_path: Path) -> None:
     path = tmp_path / "config.yaml"
-    path.write_text("vms:\n  a: {cpu: 256, ram: 1024G, disk: 65536G}\n")
+    path.write_text("vms:\n  a: {cpu: 4096, ram: 1024G, disk: 65536G}\n")
     vm = load_config(path).vms["a"]
-    assert (vm.cpu, vm.ram, vm.disk) == (256, "1024G", "65536G")
+    assert (vm.cpu, vm.ram, vm.disk) == (4096, "1024G", "65536G")
 
 
 @pytest.mark.parametrize(

@@ -37,7 +37,8 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-MAX_CPU = 256
+# The most vCPUs a Linux KVM host can be built to give one VM; more is a typing mistake.
+MAX_CPU = 4096
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
 
 # Real numbers only: no booleans (`true` is not 1) and no strings ("5" is not 5).

@@ -204,3 +204,129 @@ def test_cli_refuses_the_whole_host(tmp_path: Path) -> None:
         "  config.yaml:4: mounts[1].source: there is no user named 'nosuchuser-agsekit' on "
         "this host (got '~nosuchuser-agsekit/p')",
     ]
+
+
+# -- backup folders ------------------------------------------------------------------------
+
+
+def test_two_mounts_cannot_share_a_backup_folder(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path, mounts("{source: /p, backup: /b}", "{source: /q, backup: /x/../b/}")
+    )
+    assert problems == [
+        "config.yaml:4: mounts[1].backup: the same backup folder as mounts[0] (got '/b')"
+    ]
+
+
+def test_backup_inside_its_own_source(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, mounts("source: /p", "  backup: /p/.snapshots"))
+    assert problems == [
+        "config.yaml:4: mounts[0].backup: the backup folder must not be inside the source: "
+        "the agent could delete its own snapshots (got '/p/.snapshots')"
+    ]
+
+
+def test_backup_inside_another_mounts_source(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path, mounts("source: /p", "source: /q", "  backup: /p/store", "source: /r/s")
+    )
+    assert problems == [
+        "config.yaml:5: mounts[1].backup: the backup folder must not be inside the source of "
+        "mounts[0] ('/p'): the agent working there could delete these snapshots "
+        "(got '/p/store')"
+    ]
+
+
+def test_backup_holding_another_mounts_source(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, mounts("{source: /p, backup: /store}", "source: /store/q"))
+    assert problems == [
+        "config.yaml:3: mounts[0].backup: the backup folder must not hold the source of "
+        "mounts[1] ('/store/q') (got '/store')",
+        "config.yaml:4: mounts[1].backup: the backup folder must not be inside the backup "
+        "folder of mounts[0]; it is the default: set 'backup:' to a folder outside every source "
+        "(got '/store/backups-q')",
+    ]
+
+
+def test_backup_inside_another_backup_folder(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path, mounts("{source: /p, backup: /store}", "{source: /q, backup: /store/q}")
+    )
+    assert problems == [
+        "config.yaml:4: mounts[1].backup: the backup folder must not be inside the backup "
+        "folder of mounts[0] (got '/store/q')"
+    ]
+
+
+def test_backup_inside_a_source_through_a_symlink(tmp_path: Path) -> None:
+    (tmp_path / "project").mkdir()
+    (tmp_path / "store").symlink_to(tmp_path / "project")
+    problems = problems_of(tmp_path, mounts("{source: project, backup: store/snapshots}"))
+    assert problems == [
+        "config.yaml:3: mounts[0].backup: the backup folder must not be inside the source: "
+        f"the agent could delete its own snapshots (got {str(tmp_path / 'store/snapshots')!r})"
+    ]
+
+
+def test_default_backup_of_a_nested_mount_goes_beside_the_outermost_source(
+    tmp_path: Path,
+) -> None:
+    config = load_config(
+        write(
+            tmp_path,
+            mounts(
+                "source: work/p/sub",
+                "  target: /home/ubuntu/sub",
+                "source: work/p",
+                "source: work/p/sub/deep",
+                "  target: /home/ubuntu/deep",
+                "source: work/other",
+            ),
+        )
+    )
+    work = tmp_path / "work"
+    assert [m.backup for m in config.mounts] == [
+        work / "backups-p-sub",
+        work / "backups-p",
+        work / "backups-p-sub-deep",
+        work / "backups-other",
+    ]
+
+
+def test_colliding_default_backups_ask_for_an_explicit_one(tmp_path: Path) -> None:
+    problems = problems_of(
+        tmp_path,
+        mounts(
+            "source: /w/p",
+            "source: /w/p/a-b",
+            "source: /w/p-a",
+            "source: /w/p-a/b",
+            "  target: /home/ubuntu/b2",
+        ),
+    )
+    assert problems == [
+        "config.yaml:6: mounts[3].backup: the same backup folder as mounts[1]; it is the "
+        "default: set 'backup:' to a folder outside every source (got '/w/backups-p-a-b')"
+    ]
+
+
+def test_default_backup_inside_another_source(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, mounts("source: /w/p", "source: /w/backups-p/x"))
+    assert problems == [
+        "config.yaml:3: mounts[0].backup: the backup folder must not hold the source of "
+        "mounts[1] ('/w/backups-p/x'); it is the default: set 'backup:' to a folder outside "
+        "every source (got '/w/backups-p')",
+        "config.yaml:4: mounts[1].backup: the backup folder must not be inside the backup "
+        "folder of mounts[0]; it is the default: set 'backup:' to a folder outside every source "
+        "(got '/w/backups-p/backups-x')",
+    ]
+
+
+def test_cli_refuses_a_backup_inside_the_source(tmp_path: Path) -> None:
+    path = write(tmp_path, mounts("source: /srv/p", "  backup: /srv/p/backups"))
+    proc = run_cli("config-check", "--config", path, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr.splitlines()[1:] == [
+        "  config.yaml:4: mounts[0].backup: the backup folder must not be inside the source: "
+        "the agent could delete its own snapshots (got '/srv/p/backups')"
+    ]

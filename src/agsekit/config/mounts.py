@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from agsekit.config.backups import Store, default_backup, store_problems
 from agsekit.config.messages import Locator, show_value, unknown_vm
 from agsekit.config.model import MountSpec, RetentionPolicy, VmSpec
 
@@ -26,7 +27,7 @@ class _Draft:
 
     index: int
     source: Path
-    backup: Path
+    backup: Path | None  # None: the default, which depends on the other sources
     target: str
     target_given: bool
     vm: str
@@ -92,18 +93,26 @@ def resolve_mounts(
         for index, raw in enumerate(raw_mounts)
         if (draft := _draft(index, raw, vms, base_dir, report)) is not None
     ]
-    _check_sources(drafts, report)
+    duplicates = _check_sources(drafts, report)
     _check_targets(drafts, report)
+    sources = [d.source for d in drafts]
+    stores = [
+        Store(d.index, d.source, d.backup or default_backup(d.source, sources), d.backup is None)
+        for d in drafts
+    ]
+    checked = [store for store in stores if store.index not in duplicates]
+    for store, message in store_problems(checked):
+        report.add(store.index, "backup", message, str(store.backup))
     return tuple(
         MountSpec(
             source=d.source,
             target=d.target,
-            backup=d.backup,
+            backup=store.backup,
             interval_minutes=float(d.raw.interval),
             vm=d.vm,
             retention=retention_of(d.raw.retention),
         )
-        for d in drafts
+        for d, store in zip(drafts, stores, strict=True)
     )
 
 
@@ -114,13 +123,7 @@ def _draft(
     vm = _vm(index, raw.vm, vms, report)
     if paths is None or vm is None:
         return None
-    source, given_backup = paths
-    backup = given_backup or source.parent / f"backups-{source.name}"
-    if _same_or_inside(source, backup):
-        report.add(
-            index, "backup", "the backup folder must not be the source or contain it", str(backup)
-        )
-        return None
+    source, backup = paths
     target = raw.target if raw.target is not None else f"{GUEST_HOME}/{source.name}"
     return _Draft(index, source, backup, target, raw.target is not None, vm, raw)
 
@@ -182,21 +185,22 @@ def _vm(index: int, raw: str | None, vms: dict[str, VmSpec], report: _Problems) 
     return vm
 
 
-def _check_sources(drafts: Sequence[_Draft], report: _Problems) -> None:
+def _check_sources(drafts: Sequence[_Draft], report: _Problems) -> set[int]:
+    """Reports each source that another mount has already; returns their indexes."""
     seen: dict[Path, int] = {}
+    duplicates: set[int] = set()
     for draft in drafts:
-        for key in (draft.source, _real(draft.source)):
-            if key in seen:
-                report.add(
-                    draft.index,
-                    "source",
-                    f"the same source as mounts[{seen[key]}]",
-                    str(draft.source),
-                )
-                break
-        else:
-            seen.setdefault(draft.source, draft.index)
-            seen.setdefault(_real(draft.source), draft.index)
+        forms = (draft.source, _real(draft.source))
+        first = next((seen[form] for form in forms if form in seen), None)
+        if first is not None:
+            report.add(
+                draft.index, "source", f"the same source as mounts[{first}]", str(draft.source)
+            )
+            duplicates.add(draft.index)
+            continue
+        for form in forms:
+            seen.setdefault(form, draft.index)
+    return duplicates
 
 
 def _check_targets(drafts: Sequence[_Draft], report: _Problems) -> None:

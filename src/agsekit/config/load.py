@@ -16,10 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 
-from agsekit.config.messages import Loc, Locator, unknown_vm
+from agsekit.config.messages import Locator, unknown_vm
 from agsekit.config.model import (
     AgentSpec,
     AlarmPolicy,
@@ -29,7 +27,7 @@ from agsekit.config.model import (
 )
 from agsekit.config.mounts import resolve_mounts
 from agsekit.config.schema import ConfigModel
-from agsekit.config.tree import to_plain
+from agsekit.config.tree import Loc, TreeError, check_tree, parse_yaml, to_plain
 from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
 
@@ -59,10 +57,15 @@ def empty_config(path: Path | None) -> Config:
 
 
 def parse_config(text: str, path: Path) -> Config:
-    tree = _parse_yaml(text, path)
+    tree = parse_yaml(text, path)
     if tree is None:
         return empty_config(path)
     locator = Locator(path, tree)
+    try:
+        check_tree(tree, text)
+    except TreeError as exc:
+        problem = locator.problem(exc.loc, exc.message, line=exc.line)
+        raise ConfigError(f"invalid configuration in {path}", problems=[problem]) from None
     if not isinstance(tree, dict):
         raise ConfigError(
             f"invalid configuration in {path}",
@@ -78,18 +81,6 @@ def parse_config(text: str, path: Path) -> Config:
     if problems:
         raise ConfigError(f"invalid configuration in {path}", problems=problems)
     return config
-
-
-def _parse_yaml(text: str, path: Path) -> Any:
-    yaml = YAML(typ="rt")
-    try:
-        return yaml.load(text)
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark
-        line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {exc.problem}") from None
-    except YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
 
 
 def _describe(locator: Locator, err: Any) -> str:

@@ -14,9 +14,7 @@ from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
-from agsekit.config.tree import to_plain
-
-Loc = tuple[str | int, ...]
+from agsekit.config.tree import Loc, to_plain
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
@@ -84,9 +82,9 @@ class Locator:
             line = self.tree.lc.line + 1
         return line
 
-    def problem(self, loc: Loc, message: str, value: Any = ...) -> str:
+    def problem(self, loc: Loc, message: str, value: Any = ..., *, line: int | None = None) -> str:
         """The problem's line; `value` is left out when not given (unknown or missing keys)."""
-        line = self.line(loc)
+        line = line or self.line(loc)
         where = f"{self.path.name}:{line}" if line else self.path.name
         key = key_path(loc) or "(top level)"
         text = f"{where}: {key}: {message}"

@@ -232,3 +232,44 @@ def test_valid_names_stay_valid(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, text))
     assert list(config.vms) == ["a", "Agent-2"]
     assert list(config.agents) == ["claude", "my_codex-2", "c"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        (
+            '{type: claude, version: "2.0\\n"}',
+            "agents.a.version: must not contain control characters (found U+000A) (got '2.0\\n')",
+        ),
+        (
+            "{type: claude, version: '2.0 && x'}",
+            "agents.a.version: not a version: no spaces, not empty, not starting with '-' "
+            "(e.g. 2.0.1 or latest) (got '2.0 && x')",
+        ),
+        ("{type: claude, version: '--pre'}", "agents.a.version: not a version"),
+        ("{type: claude, version: ''}", "agents.a.version: not a version"),
+        (
+            '{type: claude, default_args: [ok, "a\\0b"]}',
+            "agents.a.default_args[1]: must not contain NUL characters (got 'a\\x00b')",
+        ),
+        (
+            '{type: claude, env: {KEY: "x\\0LD_PRELOAD=/evil.so"}}',
+            "agents.a.env.KEY: must not contain NUL characters (got 'x\\x00LD_PRELOAD=/evil.so')",
+        ),
+    ],
+)
+def test_agent_values(tmp_path: Path, agent: str, expected: str) -> None:
+    problems = problems_of(tmp_path, f"agents:\n  a: {agent}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"config.yaml:2: {expected}"), problems
+
+
+def test_agent_values_that_stay_valid(tmp_path: Path) -> None:
+    text = (
+        "agents:\n  a:\n    type: claude\n    version: 1.0.0-beta.1+build\n"
+        '    default_args: ["--model", "a b", "line one\\nline two"]\n'
+        '    env: {PEM: "-----BEGIN-----\\nabc\\n-----END-----"}\n'
+    )
+    agent = load_config(write(tmp_path, text)).agents["a"]
+    assert agent.version == "1.0.0-beta.1+build"
+    assert agent.default_args == ("--model", "a b", "line one\nline two")

@@ -70,3 +70,20 @@ def vm_path(value: str) -> str:
     if normal == "/":
         raise ValueError("must not be / itself: name a folder, e.g. /home/ubuntu/project")
     return normal
+
+
+def no_nul(value: str) -> str:
+    # Neither a command line nor an environment can carry NUL; the env file that hands
+    # values to the VM is NUL-separated, so one would even start another variable.
+    if "\0" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def version(value: str) -> str:
+    no_control(value)
+    if not value or value.startswith("-") or any(char.isspace() for char in value):
+        raise ValueError(
+            "not a version: no spaces, not empty, not starting with '-' (e.g. 2.0.1 or latest)"
+        )
+    return value

@@ -31,6 +31,8 @@ AgentName = Annotated[StrictStr, AfterValidator(checks.agent_name)]
 EnvName = Annotated[StrictStr, AfterValidator(checks.env_name)]
 HostPath = Annotated[StrictStr, AfterValidator(checks.host_path)]
 VmPath = Annotated[StrictStr, AfterValidator(checks.vm_path)]
+NoNul = Annotated[StrictStr, AfterValidator(checks.no_nul)]
+Version = Annotated[StrictStr, AfterValidator(checks.version)]
 
 
 class StrictModel(BaseModel):
@@ -107,9 +109,9 @@ class MountModel(StrictModel):
 class AgentModel(StrictModel):
     type: StrictStr
     vm: StrictStr | None = None
-    version: StrictStr | None = None
-    default_args: list[StrictStr] = Field(default_factory=list)
-    env: dict[EnvName, StrictStr] = Field(default_factory=dict)
+    version: Version | None = None
+    default_args: list[NoNul] = Field(default_factory=list)
+    env: dict[EnvName, NoNul] = Field(default_factory=dict)
 
     @field_validator("type")
     @classmethod

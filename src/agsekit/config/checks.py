@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
+from decimal import Decimal
 
 VM_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
 AGENT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]*")
@@ -87,3 +88,34 @@ def version(value: str) -> str:
             "not a version: no spaces, not empty, not starting with '-' (e.g. 2.0.1 or latest)"
         )
     return value
+
+
+def exclude_pattern(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    no_control(value)
+    # What is left once `!`, the trailing `/` and the anchoring `/` are taken off, as the
+    # snapshot engine reads a pattern: nothing left matches nothing.
+    glob = value.removeprefix("!")
+    glob = glob.removesuffix("/").removeprefix("/")
+    if not glob:
+        raise ValueError("matches nothing: a pattern needs a name, e.g. build/ or *.log")
+    return value
+
+
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%", re.ASCII)
+MAX_RESERVE_PERCENT = 50
+
+
+def reserve(value: object) -> str:
+    """A percentage string from "0%" to "50%"; YAML numbers are refused (is 5 five percent
+    or five hundred?)."""
+    if not isinstance(value, str) or (match := _PERCENT.fullmatch(value)) is None:
+        raise ValueError('must be a percentage such as "5%", from "0%" (off) to "50%"')
+    if Decimal(match.group(1)) > MAX_RESERVE_PERCENT:
+        raise ValueError(f"must be at most {MAX_RESERVE_PERCENT}%")
+    return value
+
+
+def reserve_fraction(value: str) -> float:
+    return float(Decimal(value.removesuffix("%")) / 100)

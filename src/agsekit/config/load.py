@@ -11,12 +11,12 @@ import difflib
 import re
 import types
 import typing
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from agsekit.config.checks import reserve_fraction
 from agsekit.config.messages import Locator, unknown_vm
 from agsekit.config.model import (
     AgentSpec,
@@ -25,10 +25,9 @@ from agsekit.config.model import (
     RetentionPolicy,
     VmSpec,
 )
-from agsekit.config.mounts import resolve_mounts
+from agsekit.config.mounts import Defaults, resolve_mounts, resolve_retention
 from agsekit.config.schema import ConfigModel
 from agsekit.config.tree import Loc, TreeError, check_tree, parse_yaml, to_plain
-from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
 
 
@@ -164,14 +163,18 @@ def _resolve(model: Any, path: Path, locator: Locator, problems: list[str]) -> C
         name: VmSpec(name, vm.cpu, vm.ram, vm.disk, to_plain(vm.cloud_init))
         for name, vm in model.vms.items()
     }
-    retention = _retention(model.retention, RetentionPolicy())
+    defaults = Defaults(
+        retention=resolve_retention(model.retention, RetentionPolicy()),
+        ignore_files=model.ignore_files,
+        reserve=reserve_fraction(model.reserve),
+    )
     mounts = resolve_mounts(
         model.mounts,
         vms=vms,
+        defaults=defaults,
         base_dir=path.parent,
         locator=locator,
         problems=problems,
-        retention_of=lambda raw: _retention(raw, retention),
     )
     agents = {}
     for name, agent in model.agents.items():
@@ -188,19 +191,13 @@ def _resolve(model: Any, path: Path, locator: Locator, problems: list[str]) -> C
     alarm = AlarmPolicy(
         model.alarm.deleted_fraction, model.alarm.deleted_files, model.alarm.enabled
     )
-    return Config(path, vms, mounts, retention, alarm, agents)
-
-
-def _retention(raw: Any, base: RetentionPolicy) -> RetentionPolicy:
-    if raw is None:
-        return base
-    within: timedelta = (
-        parse_duration(raw.keep_within) if raw.keep_within is not None else base.keep_within
-    )
-    return RetentionPolicy(
-        within,
-        base.keep_hourly if raw.keep_hourly is None else raw.keep_hourly,
-        base.keep_daily if raw.keep_daily is None else raw.keep_daily,
-        base.keep_weekly if raw.keep_weekly is None else raw.keep_weekly,
-        base.keep_monthly if raw.keep_monthly is None else raw.keep_monthly,
+    return Config(
+        path,
+        vms,
+        mounts,
+        defaults.retention,
+        alarm,
+        agents,
+        ignore_files=defaults.ignore_files,
+        reserve=defaults.reserve,
     )

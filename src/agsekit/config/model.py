@@ -6,9 +6,17 @@ import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 AGENT_TYPES = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
+
+# Which exclusion rules a snapshot applies: "host" only the config's `exclude` patterns
+# (in-tree .backupignore files are not read at all), "tree" only .backupignore files,
+# "both" both.
+IgnoreFiles = Literal["host", "tree", "both"]
+IGNORE_FILES_MODES: tuple[IgnoreFiles, ...] = ("host", "tree", "both")
+# The share of the snapshot store's filesystem (space and inodes) a snapshot must leave free.
+DEFAULT_RESERVE = 0.05
 
 
 @dataclass(frozen=True)
@@ -49,6 +57,10 @@ class MountSpec:
     interval_minutes: float
     vm: str
     retention: RetentionPolicy
+    # Host-side rules, which an agent inside the VM cannot edit:
+    exclude: tuple[str, ...] = ()  # gitignore patterns anchored at the source
+    ignore_files: IgnoreFiles = "both"
+    reserve: float = DEFAULT_RESERVE  # a fraction: 0.05 is 5%
 
     def contains(self, path: Path) -> bool:
         """True when path is the source or lies inside it (symlinks resolved on both sides)."""
@@ -75,6 +87,8 @@ class Config:
     retention: RetentionPolicy
     alarm: AlarmPolicy
     agents: dict[str, AgentSpec]
+    ignore_files: IgnoreFiles = "both"  # what mounts inherit unless they set their own
+    reserve: float = DEFAULT_RESERVE
 
     def mount_for(self, path: Path) -> MountSpec | None:
         """The mount whose source holds path; the deepest source wins."""

@@ -9,14 +9,17 @@ the paths as written.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from agsekit.config.backups import Store, default_backup, store_problems
+from agsekit.config.checks import reserve_fraction
 from agsekit.config.messages import Locator, show_value, unknown_vm
-from agsekit.config.model import MountSpec, RetentionPolicy, VmSpec
+from agsekit.config.model import IgnoreFiles, MountSpec, RetentionPolicy, VmSpec
+from agsekit.core.durations import parse_duration
 
 GUEST_HOME = "/home/ubuntu"
 
@@ -76,17 +79,25 @@ def _same_or_inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
+@dataclass(frozen=True)
+class Defaults:
+    """What a mount takes from the top level unless it sets its own."""
+
+    retention: RetentionPolicy
+    ignore_files: IgnoreFiles
+    reserve: float
+
+
 def resolve_mounts(
     raw_mounts: Sequence[Any],
     *,
     vms: dict[str, VmSpec],
+    defaults: Defaults,
     base_dir: Path,
     locator: Locator,
     problems: list[str],
-    retention_of: Callable[[Any], RetentionPolicy],
 ) -> tuple[MountSpec, ...]:
-    """The mounts as frozen specs; problems found are appended to `problems`.
-    `retention_of` turns a mount's own retention keys into its policy."""
+    """The mounts as frozen specs; problems found are appended to `problems`."""
     report = _Problems(locator, problems)
     drafts = [
         draft
@@ -95,6 +106,7 @@ def resolve_mounts(
     ]
     duplicates = _check_sources(drafts, report)
     _check_targets(drafts, report)
+    _check_excludes(drafts, defaults, report)
     sources = [d.source for d in drafts]
     stores = [
         Store(d.index, d.source, d.backup or default_backup(d.source, sources), d.backup is None)
@@ -110,7 +122,10 @@ def resolve_mounts(
             backup=store.backup,
             interval_minutes=float(d.raw.interval),
             vm=d.vm,
-            retention=retention_of(d.raw.retention),
+            retention=resolve_retention(d.raw.retention, defaults.retention),
+            exclude=tuple(d.raw.exclude),
+            ignore_files=d.raw.ignore_files or defaults.ignore_files,
+            reserve=defaults.reserve if d.raw.reserve is None else reserve_fraction(d.raw.reserve),
         )
         for d, store in zip(drafts, stores, strict=True)
     )
@@ -203,6 +218,19 @@ def _check_sources(drafts: Sequence[_Draft], report: _Problems) -> set[int]:
     return duplicates
 
 
+def _check_excludes(drafts: Sequence[_Draft], defaults: Defaults, report: _Problems) -> None:
+    for draft in drafts:
+        mode = draft.raw.ignore_files or defaults.ignore_files
+        if draft.raw.exclude and mode == "tree":
+            report.add(
+                draft.index,
+                "exclude",
+                "would never apply: ignore_files is 'tree' for this mount (only .backupignore "
+                "files); set ignore_files to 'both' or 'host', or drop these patterns",
+                list(draft.raw.exclude),
+            )
+
+
 def _check_targets(drafts: Sequence[_Draft], report: _Problems) -> None:
     seen: dict[tuple[str, str], int] = {}
     for draft in drafts:
@@ -217,3 +245,19 @@ def _check_targets(drafts: Sequence[_Draft], report: _Problems) -> None:
                 draft.target,
             )
         seen.setdefault(key, draft.index)
+
+
+def resolve_retention(raw: Any, base: RetentionPolicy) -> RetentionPolicy:
+    """`raw` (retention keys, or None) laid over `base`."""
+    if raw is None:
+        return base
+    within: timedelta = (
+        parse_duration(raw.keep_within) if raw.keep_within is not None else base.keep_within
+    )
+    return RetentionPolicy(
+        within,
+        base.keep_hourly if raw.keep_hourly is None else raw.keep_hourly,
+        base.keep_daily if raw.keep_daily is None else raw.keep_daily,
+        base.keep_weekly if raw.keep_weekly is None else raw.keep_weekly,
+        base.keep_monthly if raw.keep_monthly is None else raw.keep_monthly,
+    )

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PlainValidator,
     Strict,
     StrictBool,
     StrictInt,
@@ -21,7 +22,7 @@ from pydantic import (
 )
 
 from agsekit.config import checks
-from agsekit.config.model import AGENT_TYPES
+from agsekit.config.model import AGENT_TYPES, IgnoreFiles
 from agsekit.config.sizes import MAX_DISK, MAX_MEMORY, MIN_DISK, MIN_MEMORY, parse_size
 from agsekit.core.durations import parse_duration
 
@@ -33,6 +34,8 @@ HostPath = Annotated[StrictStr, AfterValidator(checks.host_path)]
 VmPath = Annotated[StrictStr, AfterValidator(checks.vm_path)]
 NoNul = Annotated[StrictStr, AfterValidator(checks.no_nul)]
 Version = Annotated[StrictStr, AfterValidator(checks.version)]
+ExcludePattern = Annotated[StrictStr, AfterValidator(checks.exclude_pattern)]
+Reserve = Annotated[str, PlainValidator(checks.reserve)]
 
 
 class StrictModel(BaseModel):
@@ -104,6 +107,9 @@ class MountModel(StrictModel):
     interval: Minutes = 5
     vm: StrictStr | None = None
     retention: RetentionModel | None = None
+    exclude: list[ExcludePattern] = Field(default_factory=list)
+    ignore_files: IgnoreFiles | None = None
+    reserve: Reserve | None = None
 
 
 class AgentModel(StrictModel):
@@ -127,3 +133,5 @@ class ConfigModel(StrictModel):
     retention: RetentionModel = Field(default_factory=RetentionModel)
     alarm: AlarmModel = Field(default_factory=AlarmModel)
     agents: dict[AgentName, AgentModel] = Field(default_factory=dict)
+    ignore_files: IgnoreFiles = "both"
+    reserve: Reserve = "5%"

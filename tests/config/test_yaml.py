@@ -130,3 +130,16 @@ def test_values_python_cannot_build(tmp_path: Path, value: str, expected: str) -
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.startswith(f"agsekit: error: {path.parent}/{expected}"), proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("raw", "code"), [("\x07", "0007"), ("\x7f", "007F"), ("\x1b[31m", "001B")]
+)
+def test_raw_control_characters_in_the_file(tmp_path: Path, raw: str, code: str) -> None:
+    path = write(tmp_path, f"vms:\n  a: {{}}\nmounts:\n  - source: /p{raw}\n")
+    proc = run_cli("config-check", "--config", path, timeout=60)
+    assert proc.returncode == 2
+    assert proc.stderr == (
+        f"agsekit: error: {path}:4: not valid YAML: the character U+{code} is not allowed "
+        '(write it as an escape in a double-quoted string, e.g. "\\t")\n'
+    )

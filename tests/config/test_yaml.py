@@ -143,3 +143,24 @@ def test_raw_control_characters_in_the_file(tmp_path: Path, raw: str, code: str)
         f"agsekit: error: {path}:4: not valid YAML: the character U+{code} is not allowed "
         '(write it as an escape in a double-quoted string, e.g. "\\t")\n'
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "shown"),
+    [("!foo 3", "!foo '3'"), ("2001-01-01", "2001-01-01"), ("!!set {a}", "!!set {'a'}")],
+)
+def test_other_yaml_values_are_shown_as_written(tmp_path: Path, value: str, shown: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, f"vms:\n  a:\n    cpu: {value}\n"))
+    assert info.value.problems == [
+        f"config.yaml:3: vms.a.cpu: input should be a valid integer (got {shown})"
+    ]
+
+
+def test_yaml_errors_keep_their_context(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        load_config(write(tmp_path, "vms: {}\n---\nvms: {}\n"))
+    assert info.value.message == (
+        f"{tmp_path / 'config.yaml'}:2: not valid YAML: expected a single document in the "
+        "stream, but found another document"
+    )

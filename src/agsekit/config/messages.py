@@ -11,6 +11,8 @@ import difflib
 import math
 import re
 from collections.abc import Collection
+from collections.abc import Set as AbstractSet
+from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +27,8 @@ def show_value(value: Any) -> str:
         return "{" + items + "}"
     if isinstance(value, (list, tuple)):
         return "[" + ", ".join(show_value(v) for v in value) + "]"
+    if isinstance(value, AbstractSet):
+        return "!!set {" + ", ".join(show_value(v) for v in value) + "}"
     return _show_scalar(value)
 
 
@@ -33,13 +37,21 @@ def _show_scalar(value: Any) -> str:
         return {None: "null", True: "true", False: "false"}[value]
     if isinstance(value, str):
         return repr(str(value))
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ".nan"
-        return {math.inf: ".inf", -math.inf: "-.inf"}.get(value, repr(float(value)))
+    if isinstance(value, (int, float)):
+        return _show_number(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    if hasattr(value, "tag") and hasattr(value, "value"):  # ruamel's TaggedScalar: !tag value
+        return f"{value.tag} {show_value(value.value)}"
+    return repr(value)
+
+
+def _show_number(value: float) -> str:
     if isinstance(value, int):
         return str(int(value))
-    return repr(value)
+    if math.isnan(value):
+        return ".nan"
+    return {math.inf: ".inf", -math.inf: "-.inf"}.get(value, repr(float(value)))
 
 
 def key_path(loc: Loc) -> str:

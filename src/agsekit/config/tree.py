@@ -60,7 +60,8 @@ def parse_yaml(text: str, path: Path) -> Any:
     except MarkedYAMLError as exc:
         mark = exc.problem_mark
         line = f":{mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}{line}: not valid YAML: {exc.problem}") from None
+        context = f"{exc.context}, " if exc.context else ""
+        raise ConfigError(f"{path}{line}: not valid YAML: {context}{exc.problem}") from None
     except ReaderError as exc:
         number = text.count("\n", 0, exc.position) + 1
         char = exc.character if isinstance(exc.character, int) else ord(exc.character)

@@ -231,7 +231,7 @@ def test_backup_inside_another_mounts_source(tmp_path: Path) -> None:
         tmp_path, mounts("source: /p", "source: /q", "  backup: /p/store", "source: /r/s")
     )
     assert problems == [
-        "config.yaml:5: mounts[1].backup: the backup folder must not be inside the source of "
+        "config.yaml:5: mounts[1].backup: the backup folder must not be in the source of "
         "mounts[0] ('/p'): the agent working there could delete these snapshots "
         "(got '/p/store')"
     ]
@@ -329,4 +329,12 @@ def test_cli_refuses_a_backup_inside_the_source(tmp_path: Path) -> None:
     assert proc.stderr.splitlines()[1:] == [
         "  config.yaml:4: mounts[0].backup: the backup folder must not be inside the source: "
         "the agent could delete its own snapshots (got '/srv/p/backups')"
+    ]
+
+
+def test_backup_that_is_another_mounts_source(tmp_path: Path) -> None:
+    problems = problems_of(tmp_path, mounts("source: /p", "{source: /q, backup: /p}"))
+    assert problems == [
+        "config.yaml:4: mounts[1].backup: the backup folder must not be in the source of "
+        "mounts[0] ('/p'): the agent working there could delete these snapshots (got '/p')"
     ]

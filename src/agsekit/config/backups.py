@@ -59,7 +59,7 @@ def _others(store: Store, stores: Sequence[Store]) -> str | None:
         name = f"mounts[{other.index}]"
         if _within(store.backup, other.source):
             return (
-                f"the backup folder must not be inside the source of {name} "
+                f"the backup folder must not be in the source of {name} "
                 f"({str(other.source)!r}): the agent working there could delete these snapshots"
             )
         if _within(other.source, store.backup):

@@ -108,8 +108,8 @@ MAX_RESERVE_PERCENT = 50
 
 
 def reserve(value: object) -> str:
-    """A percentage string from "0%" to "50%"; YAML numbers are refused (is 5 five percent
-    or five hundred?)."""
+    """A percentage string from "0%" to "50%". YAML numbers are refused: one reader takes
+    `reserve: 5` for five percent, another `reserve: 0.05`."""
     if not isinstance(value, str) or (match := _PERCENT.fullmatch(value)) is None:
         raise ValueError('must be a percentage such as "5%", from "0%" (off) to "50%"')
     if Decimal(match.group(1)) > MAX_RESERVE_PERCENT:

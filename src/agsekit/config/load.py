@@ -1,8 +1,9 @@
 """Load the YAML file, validate it, and resolve defaults into frozen types.
 
-Stages: parse YAML (keeping line numbers) -> check shapes (schema.py) -> fill defaults and
-check across keys (here). Every problem is reported at once, each naming the file, the
-line, the key path and the bad value.
+Stages: parse YAML, keeping line numbers, and guard against alias bombs (tree.py) -> check
+shapes (schema.py, checks.py) -> fill defaults and check across keys (here, mounts.py and
+backups.py). Every problem is reported at once, each naming the file, the line, the key
+path and the whole bad value (messages.py).
 """
 
 from __future__ import annotations
@@ -158,7 +159,7 @@ def _unwrap_optional(tp: Any) -> Any:
     return tp
 
 
-def _resolve(model: Any, path: Path, locator: Locator, problems: list[str]) -> Config:
+def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[str]) -> Config:
     vms = {
         name: VmSpec(name, vm.cpu, vm.ram, vm.disk, to_plain(vm.cloud_init))
         for name, vm in model.vms.items()

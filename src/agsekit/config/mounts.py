@@ -19,6 +19,7 @@ from agsekit.config.backups import Store, default_backup, store_problems
 from agsekit.config.checks import reserve_fraction
 from agsekit.config.messages import Locator, show_value, unknown_vm
 from agsekit.config.model import IgnoreFiles, MountSpec, RetentionPolicy, VmSpec
+from agsekit.config.schema import MountModel, RetentionModel
 from agsekit.core.durations import parse_duration
 
 GUEST_HOME = "/home/ubuntu"
@@ -34,7 +35,7 @@ class _Draft:
     target: str
     target_given: bool
     vm: str
-    raw: Any  # the MountModel, for the keys copied as they are
+    raw: MountModel  # for the keys taken as they are
 
 
 class _Problems:
@@ -89,7 +90,7 @@ class Defaults:
 
 
 def resolve_mounts(
-    raw_mounts: Sequence[Any],
+    raw_mounts: Sequence[MountModel],
     *,
     vms: dict[str, VmSpec],
     defaults: Defaults,
@@ -132,7 +133,7 @@ def resolve_mounts(
 
 
 def _draft(
-    index: int, raw: Any, vms: dict[str, VmSpec], base_dir: Path, report: _Problems
+    index: int, raw: MountModel, vms: dict[str, VmSpec], base_dir: Path, report: _Problems
 ) -> _Draft | None:
     paths = _paths(index, raw, base_dir, report)
     vm = _vm(index, raw.vm, vms, report)
@@ -144,7 +145,7 @@ def _draft(
 
 
 def _paths(
-    index: int, raw: Any, base_dir: Path, report: _Problems
+    index: int, raw: MountModel, base_dir: Path, report: _Problems
 ) -> tuple[Path, Path | None] | None:
     """(source, backup as given or None), or None after reporting why not."""
     source = _host_path(index, "source", raw.source, base_dir, report)
@@ -247,7 +248,7 @@ def _check_targets(drafts: Sequence[_Draft], report: _Problems) -> None:
         seen.setdefault(key, draft.index)
 
 
-def resolve_retention(raw: Any, base: RetentionPolicy) -> RetentionPolicy:
+def resolve_retention(raw: RetentionModel | None, base: RetentionPolicy) -> RetentionPolicy:
     """`raw` (retention keys, or None) laid over `base`."""
     if raw is None:
         return base

@@ -1,7 +1,8 @@
 """The YAML's shape as pydantic models: strict types, unknown keys rejected.
 
-These models only check the shape of each value; defaults that depend on other keys and
-checks across keys live in load.py, which turns these into the frozen types of model.py.
+These models check each value on its own (the string checks are in checks.py); defaults that
+depend on other keys and checks across keys live in load.py, mounts.py and backups.py,
+which turn these into the frozen types of model.py.
 """
 
 from __future__ import annotations
@@ -26,10 +27,12 @@ from agsekit.config.model import AGENT_TYPES, IgnoreFiles
 from agsekit.config.sizes import MAX_DISK, MAX_MEMORY, MIN_DISK, MIN_MEMORY, parse_size
 from agsekit.core.durations import parse_duration
 
-# Keys of mappings: pydantic reports a bad one at its own key path, so the line is the key's.
+# Names are the keys of mappings, checked as keys: pydantic reports a bad one at its own key
+# path, so the message names the key's line.
 VmName = Annotated[StrictStr, AfterValidator(checks.vm_name)]
 AgentName = Annotated[StrictStr, AfterValidator(checks.agent_name)]
 EnvName = Annotated[StrictStr, AfterValidator(checks.env_name)]
+
 HostPath = Annotated[StrictStr, AfterValidator(checks.host_path)]
 VmPath = Annotated[StrictStr, AfterValidator(checks.vm_path)]
 NoNul = Annotated[StrictStr, AfterValidator(checks.no_nul)]

@@ -111,7 +111,7 @@ def test_unknown_key_names_line_path_and_suggestion(tmp_path: Path) -> None:
         ("retention: {keep_within: soon}\n", "retention.keep_within: not a duration"),
         ("alarm: {deleted_fraction: 2}\n", "alarm.deleted_fraction: input should be less than"),
         ("agents:\n  x: {type: claud}\n", "config.yaml:2: agents.x.type: unknown agent type"),
-        ("vms:\n  bad_name: {}\n", "vms: 'bad_name' is not a valid VM name"),
+        ("vms:\n  bad_name: {}\n", "config.yaml:2: vms.bad_name: not a valid VM name"),
         ("- a\n- b\n", "(top level): the top level must be a mapping"),
     ],
 )
@@ -161,3 +161,115 @@ def test_cli_reports_config_errors_without_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "config.yaml:2: vms.a.cpu: input should be greater than or equal to 1" in proc.stderr
+
+
+def test_long_values_are_shown_whole(tmp_path: Path) -> None:
+    folder = "/home/me/projects/some-long-folder-name-that-goes-on-and-on/and-on-and-on/sub"
+    text = f"vms: {{a: {{}}}}\nmounts:\n  - {{source: {folder}, backup: {folder}}}\n"
+    problems = problems_of(tmp_path, text)
+    assert any(p.endswith(f"(got {folder!r})") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "shown"),
+    [
+        ('"a b "', "(got 'a b ')"),
+        ('"tab\\there"', "(got 'tab\\there')"),
+        ('"bell\\a"', "(got 'bell\\x07')"),
+        ("true", "(got true)"),
+        ("null", "(got null)"),
+        ("[1, x]", "(got [1, 'x'])"),
+    ],
+)
+def test_values_are_quoted_with_control_characters_escaped(
+    tmp_path: Path, yaml_value: str, shown: str
+) -> None:
+    problems = problems_of(tmp_path, f"vms:\n  a: {{cpu: {yaml_value}}}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith("config.yaml:2: vms.a.cpu: input should be a valid integer")
+    assert problems[0].endswith(shown), problems
+    assert "\t" not in problems[0] and "\a" not in problems[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            'vms:\n  ok: {}\n  "a\\n": {}\n',
+            "config.yaml:3: vms.'a\\n': not a valid VM name: letters, digits and '-', "
+            "starting with a letter and not ending with '-' (got 'a\\n')",
+        ),
+        ("vms:\n  a-: {}\n", "config.yaml:2: vms.a-: not a valid VM name"),
+        (
+            'agents:\n  "claude\\n": {type: claude}\n',
+            "config.yaml:2: agents.'claude\\n': not a valid agent name: letters, digits, "
+            "'-' and '_', starting with a letter (got 'claude\\n')",
+        ),
+        ("agents:\n  x y: {type: claude}\n", "config.yaml:2: agents.'x y': not a valid agent"),
+        ("agents:\n  _x: {type: claude}\n", "config.yaml:2: agents._x: not a valid agent name"),
+        (
+            'agents:\n  a:\n    type: claude\n    env:\n      OK: x\n      "KEY\\n": y\n',
+            "config.yaml:6: agents.a.env.'KEY\\n': not a valid environment variable name",
+        ),
+        (
+            "agents:\n  a:\n    type: claude\n    env: {1KEY: y}\n",
+            "config.yaml:4: agents.a.env.1KEY: not a valid environment variable name",
+        ),
+    ],
+)
+def test_names_must_match_as_a_whole(tmp_path: Path, text: str, expected: str) -> None:
+    problems = problems_of(tmp_path, text)
+    assert any(p.startswith(expected) for p in problems), problems
+    assert not any("\n" in p for p in problems), problems
+
+
+def test_valid_names_stay_valid(tmp_path: Path) -> None:
+    text = (
+        "vms:\n  a: {}\n  Agent-2: {}\n"
+        "agents:\n  claude: {type: claude}\n  my_codex-2: {type: codex}\n"
+        "  c: {type: aider, env: {_X: a, PATH2: b}}\n"
+    )
+    config = load_config(write(tmp_path, text))
+    assert list(config.vms) == ["a", "Agent-2"]
+    assert list(config.agents) == ["claude", "my_codex-2", "c"]
+
+
+@pytest.mark.parametrize(
+    ("agent", "expected"),
+    [
+        (
+            '{type: claude, version: "2.0\\n"}',
+            "agents.a.version: must not contain control characters (found U+000A) (got '2.0\\n')",
+        ),
+        (
+            "{type: claude, version: '2.0 && x'}",
+            "agents.a.version: not a version: no spaces, not empty, not starting with '-' "
+            "(e.g. 2.0.1 or latest) (got '2.0 && x')",
+        ),
+        ("{type: claude, version: '--pre'}", "agents.a.version: not a version"),
+        ("{type: claude, version: ''}", "agents.a.version: not a version"),
+        (
+            '{type: claude, default_args: [ok, "a\\0b"]}',
+            "agents.a.default_args[1]: must not contain NUL characters (got 'a\\x00b')",
+        ),
+        (
+            '{type: claude, env: {KEY: "x\\0LD_PRELOAD=/evil.so"}}',
+            "agents.a.env.KEY: must not contain NUL characters (got 'x\\x00LD_PRELOAD=/evil.so')",
+        ),
+    ],
+)
+def test_agent_values(tmp_path: Path, agent: str, expected: str) -> None:
+    problems = problems_of(tmp_path, f"agents:\n  a: {agent}\n")
+    assert len(problems) == 1
+    assert problems[0].startswith(f"config.yaml:2: {expected}"), problems
+
+
+def test_agent_values_that_stay_valid(tmp_path: Path) -> None:
+    text = (
+        "agents:\n  a:\n    type: claude\n    version: 1.0.0-beta.1+build\n"
+        '    default_args: ["--model", "a b", "line one\\nline two"]\n'
+        '    env: {PEM: "-----BEGIN-----\\nabc\\n-----END-----"}\n'
+    )
+    agent = load_config(write(tmp_path, text)).agents["a"]
+    assert agent.version == "1.0.0-beta.1+build"
+    assert agent.default_args == ("--model", "a b", "line one\nline two")

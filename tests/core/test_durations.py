@@ -39,3 +39,22 @@ def test_rejects(text: str) -> None:
 def test_format_round_trips() -> None:
     for text in ("2h", "30m", "3d", "1w", "45s"):
         assert format_duration(parse_duration(text)) == text
+
+
+@pytest.mark.parametrize(
+    "text", ["99999999999d", "36501d", "5300w", "1" + "0" * 400 + "s", "36500d 1s"]
+)
+def test_rejects_more_than_a_century_without_overflow(text: str) -> None:
+    with pytest.raises(ValueError, match="longer than the maximum of 100 years"):
+        parse_duration(text)
+
+
+def test_a_century_is_accepted() -> None:
+    assert parse_duration("36500d") == timedelta(days=36500)
+
+
+def test_only_ascii_digits_and_letters() -> None:
+    with pytest.raises(ValueError):
+        parse_duration("\u0663h")  # ARABIC-INDIC DIGIT THREE
+    with pytest.raises(ValueError):
+        parse_duration("1\u212a")  # KELVIN SIGN, which IGNORECASE would take for k

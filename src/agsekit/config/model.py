@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from agsekit.core.paths import really_within
 
 AGENT_TYPES = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
+
+# Which exclusion rules a snapshot applies: "host" only the config's `exclude` patterns
+# (in-tree .backupignore files are not read at all), "tree" only .backupignore files,
+# "both" both.
+IgnoreFiles = Literal["host", "tree", "both"]
+IGNORE_FILES_MODES: tuple[IgnoreFiles, ...] = ("host", "tree", "both")
+# The share of the snapshot store's filesystem (space and inodes) a snapshot must leave free.
+DEFAULT_RESERVE = 0.05
 
 
 @dataclass(frozen=True)
@@ -49,15 +58,14 @@ class MountSpec:
     interval_minutes: float
     vm: str
     retention: RetentionPolicy
-    exclude: tuple[str, ...] = ()
-    ignore_files: str = "both"
-    reserve: float = 0.05
+    # Host-side rules, which an agent inside the VM cannot edit:
+    exclude: tuple[str, ...] = ()  # gitignore patterns anchored at the source
+    ignore_files: IgnoreFiles = "both"
+    reserve: float = DEFAULT_RESERVE  # a fraction: 0.05 is 5%
 
     def contains(self, path: Path) -> bool:
         """True when path is the source or lies inside it (symlinks resolved on both sides)."""
-        real_source = os.path.realpath(self.source)
-        real_path = os.path.realpath(path)
-        return real_path == real_source or real_path.startswith(real_source.rstrip("/") + "/")
+        return really_within(path, self.source)
 
 
 @dataclass(frozen=True)
@@ -78,6 +86,8 @@ class Config:
     retention: RetentionPolicy
     alarm: AlarmPolicy
     agents: dict[str, AgentSpec]
+    ignore_files: IgnoreFiles = "both"  # what mounts inherit unless they set their own
+    reserve: float = DEFAULT_RESERVE
 
     def mount_for(self, path: Path) -> MountSpec | None:
         """The mount whose source holds path; the deepest source wins."""

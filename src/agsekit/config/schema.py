@@ -1,37 +1,72 @@
 """The YAML's shape as pydantic models: strict types, unknown keys rejected.
 
-These models only check the shape of each value; defaults that depend on other keys and
-checks across keys live in load.py, which turns these into the frozen types of model.py.
+These models check each value on its own (the string checks are in checks.py); defaults that
+depend on other keys and checks across keys live in load.py, mounts.py and backups.py,
+which turn these into the frozen types of model.py.
 """
 
 from __future__ import annotations
 
-import re
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    Strict,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    field_validator,
+)
 
-from agsekit.config.model import AGENT_TYPES
-from agsekit.config.sizes import MIN_DISK, MIN_MEMORY, parse_size
+from agsekit.config import checks
+from agsekit.config.model import AGENT_TYPES, IgnoreFiles
+from agsekit.config.sizes import MAX_DISK, MAX_MEMORY, MIN_DISK, MIN_MEMORY, parse_size
 from agsekit.core.durations import parse_duration
 
-VM_NAME = re.compile(r"^[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?$")
-ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+# Names are the keys of mappings, checked as keys: pydantic reports a bad one at its own key
+# path, so the message names the key's line.
+VmName = Annotated[StrictStr, AfterValidator(checks.vm_name)]
+AgentName = Annotated[StrictStr, AfterValidator(checks.agent_name)]
+EnvName = Annotated[StrictStr, AfterValidator(checks.env_name)]
+
+HostPath = Annotated[StrictStr, AfterValidator(checks.host_path)]
+VmPath = Annotated[StrictStr, AfterValidator(checks.vm_path)]
+NoNul = Annotated[StrictStr, AfterValidator(checks.no_nul)]
+Version = Annotated[StrictStr, AfterValidator(checks.version)]
+ExcludePattern = Annotated[StrictStr, AfterValidator(checks.exclude_pattern)]
+Reserve = Annotated[str, PlainValidator(checks.reserve)]
 
 
-class Strict(BaseModel):
+class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
-def _check_size(value: str, minimum: int, what: str) -> str:
+# The most vCPUs a Linux KVM host can be built to give one VM; more is a typing mistake.
+MAX_CPU = 4096
+MAX_INTERVAL_MINUTES = 7 * 24 * 60
+
+# Real numbers only: no booleans (`true` is not 1) and no strings ("5" is not 5).
+Minutes = Annotated[float, Strict(), Field(gt=0, le=MAX_INTERVAL_MINUTES, allow_inf_nan=False)]
+Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
+
+
+def _check_size(value: str, minimum: int, maximum: int, what: str) -> str:
     size = parse_size(value)
     if size < minimum:
         raise ValueError(f"{what} below Multipass' minimum of {minimum // 1024**2}M")
+    if size > maximum:
+        raise ValueError(
+            f"{what} above the maximum of {maximum // 1024**3}G ({maximum // 1024**4} TiB)"
+        )
     return value
 
 
-class VmModel(Strict):
-    cpu: StrictInt = Field(default=2, ge=1)
+class VmModel(StrictModel):
+    cpu: StrictInt = Field(default=2, ge=1, le=MAX_CPU)
     ram: StrictStr = "4G"
     disk: StrictStr = "20G"
     cloud_init: dict[str, Any] = Field(default_factory=dict, alias="cloud-init")
@@ -39,15 +74,15 @@ class VmModel(Strict):
     @field_validator("ram")
     @classmethod
     def _ram(cls, value: str) -> str:
-        return _check_size(value, MIN_MEMORY, "memory")
+        return _check_size(value, MIN_MEMORY, MAX_MEMORY, "memory")
 
     @field_validator("disk")
     @classmethod
     def _disk(cls, value: str) -> str:
-        return _check_size(value, MIN_DISK, "disk")
+        return _check_size(value, MIN_DISK, MAX_DISK, "disk")
 
 
-class RetentionModel(Strict):
+class RetentionModel(StrictModel):
     keep_within: StrictStr | None = None
     keep_hourly: StrictInt | None = Field(default=None, ge=0)
     keep_daily: StrictInt | None = Field(default=None, ge=0)
@@ -62,34 +97,30 @@ class RetentionModel(Strict):
         return value
 
 
-class AlarmModel(Strict):
+class AlarmModel(StrictModel):
     enabled: StrictBool = True
-    deleted_fraction: float = Field(default=0.5, gt=0, le=1)
+    deleted_fraction: Fraction = 0.5
     deleted_files: StrictInt = Field(default=1000, ge=1)
 
 
-class MountModel(Strict):
-    source: StrictStr
-    target: StrictStr | None = None
-    backup: StrictStr | None = None
-    interval: float = Field(default=5, gt=0)
+class MountModel(StrictModel):
+    source: HostPath
+    target: VmPath | None = None
+    backup: HostPath | None = None
+    interval: Minutes = 5
     vm: StrictStr | None = None
     retention: RetentionModel | None = None
-
-    @field_validator("target")
-    @classmethod
-    def _absolute_target(cls, value: str | None) -> str | None:
-        if value is not None and not value.startswith("/"):
-            raise ValueError("must be an absolute path inside the VM, e.g. /home/ubuntu/project")
-        return value
+    exclude: list[ExcludePattern] = Field(default_factory=list)
+    ignore_files: IgnoreFiles | None = None
+    reserve: Reserve | None = None
 
 
-class AgentModel(Strict):
+class AgentModel(StrictModel):
     type: StrictStr
     vm: StrictStr | None = None
-    version: StrictStr | None = None
-    default_args: list[StrictStr] = Field(default_factory=list)
-    env: dict[str, StrictStr] = Field(default_factory=dict)
+    version: Version | None = None
+    default_args: list[NoNul] = Field(default_factory=list)
+    env: dict[EnvName, NoNul] = Field(default_factory=dict)
 
     @field_validator("type")
     @classmethod
@@ -98,29 +129,12 @@ class AgentModel(Strict):
             raise ValueError(f"unknown agent type; known types: {', '.join(AGENT_TYPES)}")
         return value
 
-    @field_validator("env")
-    @classmethod
-    def _env_names(cls, value: dict[str, str]) -> dict[str, str]:
-        for name in value:
-            if not ENV_NAME.match(name):
-                raise ValueError(f"{name!r} is not a valid environment variable name")
-        return value
 
-
-class ConfigModel(Strict):
-    vms: dict[str, VmModel] = Field(default_factory=dict)
+class ConfigModel(StrictModel):
+    vms: dict[VmName, VmModel] = Field(default_factory=dict)
     mounts: list[MountModel] = Field(default_factory=list)
     retention: RetentionModel = Field(default_factory=RetentionModel)
     alarm: AlarmModel = Field(default_factory=AlarmModel)
-    agents: dict[str, AgentModel] = Field(default_factory=dict)
-
-    @field_validator("vms")
-    @classmethod
-    def _vm_names(cls, value: dict[str, VmModel]) -> dict[str, VmModel]:
-        for name in value:
-            if not VM_NAME.match(name):
-                raise ValueError(
-                    f"{name!r} is not a valid VM name: letters, digits and '-', "
-                    "starting with a letter"
-                )
-        return value
+    agents: dict[AgentName, AgentModel] = Field(default_factory=dict)
+    ignore_files: IgnoreFiles = "both"
+    reserve: Reserve = "5%"

@@ -19,7 +19,10 @@ _UNITS = {
     "w": 604800,
     "week": 604800,
 }
-_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", re.IGNORECASE)
+_PART = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*", re.IGNORECASE | re.ASCII)
+
+# Longer spans are typing mistakes, and datetime arithmetic with them overflows.
+MAX_DURATION = timedelta(days=36500)
 
 
 def _singular(unit: str) -> str:
@@ -28,7 +31,8 @@ def _singular(unit: str) -> str:
 
 
 def parse_duration(text: str) -> timedelta:
-    """Parse `2h`, `30m`, `1d12h`, `15 minutes`, `1 week`; raise ValueError otherwise."""
+    """Parse `2h`, `30m`, `1d12h`, `15 minutes`, `1 week`; raise ValueError otherwise,
+    also for anything longer than MAX_DURATION (100 years)."""
     text = text.strip()
     if not text:
         raise ValueError("empty duration")
@@ -43,6 +47,8 @@ def parse_duration(text: str) -> timedelta:
             raise ValueError(f"unknown unit {match.group(2)!r} in {text!r} (use s, m, h, d or w)")
         total += float(match.group(1)) * _UNITS[unit]
         pos = match.end()
+    if total > MAX_DURATION.total_seconds():
+        raise ValueError("longer than the maximum of 100 years (36500d)")
     return timedelta(seconds=total)
 
 

@@ -40,9 +40,14 @@ def config_check(config_path: str | None, as_json: bool) -> None:
                 "backup": str(m.backup),
                 "interval": m.interval_minutes,
                 "vm": m.vm,
+                "exclude": list(m.exclude),
+                "ignore_files": m.ignore_files,
+                "reserve": m.reserve,
             }
             for m in config.mounts
         ],
+        "ignore_files": config.ignore_files,
+        "reserve": config.reserve,
         "agents": {name: {"type": a.type, "vm": a.vm} for name, a in config.agents.items()},
     }
     if as_json:
@@ -58,5 +63,19 @@ def config_check(config_path: str | None, as_json: bool) -> None:
             f"  mount {m['source']} -> {m['vm']}:{m['target']}, "
             f"snapshots in {m['backup']} every {m['interval']:g} min"
         )
+        click.echo(f"    {_snapshot_rules(m)}")
     for name, a in summary["agents"].items():
         click.echo(f"  agent {name}: {a['type']}")
+
+
+def _snapshot_rules(mount: dict[str, Any]) -> str:
+    excludes = ", ".join(repr(pattern) for pattern in mount["exclude"]) or "none"
+    applied = {
+        "host": "exclude patterns only",
+        "tree": ".backupignore files only",
+        "both": "exclude patterns and .backupignore files",
+    }[mount["ignore_files"]]
+    return (
+        f"exclude: {excludes}; ignore_files: {mount['ignore_files']} ({applied}); "
+        f"reserve: {mount['reserve'] * 100:g}% of the store's filesystem"
+    )

@@ -1,0 +1,121 @@
+"""Checks on single strings of the config: names, paths and control characters.
+
+Each check returns the value (possibly normalised) or raises ValueError with the sentence a
+user reads; schema.py attaches them to fields, so pydantic reports them with their key path.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import unicodedata
+from decimal import Decimal
+
+VM_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
+AGENT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]*")
+ENV_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+# Cc: C0/C1 controls and DEL; Cf: invisible formatting such as bidi overrides, which make a
+# name or a path read differently from what it is; Zl/Zp: line breaks; Cs: lone surrogates.
+_CONTROL_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Cs"})
+
+
+def no_control(value: str) -> str:
+    for char in value:
+        if unicodedata.category(char) in _CONTROL_CATEGORIES:
+            raise ValueError(f"must not contain control characters (found U+{ord(char):04X})")
+    return value
+
+
+def vm_name(value: str) -> str:
+    if not VM_NAME.fullmatch(value):
+        raise ValueError(
+            "not a valid VM name: letters, digits and '-', starting with a letter "
+            "and not ending with '-'"
+        )
+    return value
+
+
+def agent_name(value: str) -> str:
+    if not AGENT_NAME.fullmatch(value):
+        raise ValueError(
+            "not a valid agent name: letters, digits, '-' and '_', starting with a letter"
+        )
+    return value
+
+
+def env_name(value: str) -> str:
+    if not ENV_NAME.fullmatch(value):
+        raise ValueError(
+            "not a valid environment variable name: letters, digits and '_', "
+            "not starting with a digit"
+        )
+    return value
+
+
+def host_path(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    return no_control(value)
+
+
+def vm_path(value: str) -> str:
+    """A mount target: absolute, not `/`, no `..`; returned normalised (no trailing `/`)."""
+    no_control(value)
+    if not value.startswith("/"):
+        raise ValueError("must be an absolute path inside the VM, e.g. /home/ubuntu/project")
+    if ".." in value.split("/"):
+        raise ValueError("must not contain '..'")
+    # normpath keeps a leading "//" (POSIX leaves its meaning open); in the VM it is "/".
+    normal = "/" + posixpath.normpath(value).lstrip("/")
+    if normal == "/":
+        raise ValueError("must not be / itself: name a folder, e.g. /home/ubuntu/project")
+    return normal
+
+
+def no_nul(value: str) -> str:
+    # Neither a command line nor an environment can carry NUL; the env file that hands
+    # values to the VM is NUL-separated, so one would even start another variable.
+    if "\0" in value:
+        raise ValueError("must not contain NUL characters")
+    return value
+
+
+def version(value: str) -> str:
+    no_control(value)
+    if not value or value.startswith("-") or any(char.isspace() for char in value):
+        raise ValueError(
+            "not a version: no spaces, not empty, not starting with '-' (e.g. 2.0.1 or latest)"
+        )
+    return value
+
+
+def exclude_pattern(value: str) -> str:
+    if not value:
+        raise ValueError("must not be empty")
+    no_control(value)
+    # What is left once `!`, the trailing `/` and the anchoring `/` are taken off, as the
+    # snapshot engine reads a pattern: nothing left matches nothing.
+    glob = value.removeprefix("!")
+    glob = glob.removesuffix("/").removeprefix("/")
+    if not glob:
+        raise ValueError("matches nothing: a pattern needs a name, e.g. build/ or *.log")
+    return value
+
+
+_PERCENT = re.compile(r"(\d+(?:\.\d+)?)%", re.ASCII)
+MAX_RESERVE_PERCENT = 50
+
+
+def reserve(value: object) -> str:
+    """A percentage string from "0%" to "50%". YAML numbers are refused: one reader takes
+    `reserve: 5` for five percent, another `reserve: 0.05`."""
+    if not isinstance(value, str) or (match := _PERCENT.fullmatch(value)) is None:
+        raise ValueError('must be a percentage such as "5%", from "0%" (off) to "50%"')
+    if Decimal(match.group(1)) > MAX_RESERVE_PERCENT:
+        raise ValueError(f"must be at most {MAX_RESERVE_PERCENT}%")
+    return value
+
+
+def reserve_fraction(value: str) -> float:
+    return float(Decimal(value.removesuffix("%")) / 100)

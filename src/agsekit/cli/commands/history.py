@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import shlex
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -147,10 +148,13 @@ def backup_diff(
         )
         return
     if not stat_only:
+        left_out = 0
         for entry in entries:
             click.echo(_diff_line(entry))
-            if patch:
-                _print_patch(old, new, entry)
+            if patch and not _print_patch(old, new, entry):
+                left_out += 1
+        if left_out:
+            _warn_left_out(left_out)
     click.echo(
         f"{old_label} -> {new_label}: {summary['added']} added, {summary['modified']} "
         f"modified, {summary['deleted']} deleted, {summary['renamed']} renamed"
@@ -176,8 +180,13 @@ def _side(target: StoreTarget, text: str) -> tuple[str, Side]:
     return name, Side(snapshot_tree(store, name), os.fsencode(store.path_of(name)))
 
 
+# control characters as \xNN: a name holding a newline must not start a line of its own
+# (in --patch output, such a line could pass for a patch header)
+_CONTROLS = {code: f"\\x{code:02x}" for code in (*range(0x20), 0x7F)}
+
+
 def _display(path: bytes, kind: str) -> str:
-    return show_path(path) + ("/" if kind == "d" else "")
+    return show_path(path).translate(_CONTROLS) + ("/" if kind == "d" else "")
 
 
 def _diff_line(entry: DiffEntry) -> str:
@@ -195,12 +204,28 @@ def _diff_json(entry: DiffEntry) -> dict[str, Any]:
     return data
 
 
-def _print_patch(old: Side, new: Side, entry: DiffEntry) -> None:
+def _print_patch(old: Side, new: Side, entry: DiffEntry) -> bool:
+    """Write the entry's patch bytes to stdout as they are; False when the patch only names
+    the change (binary, large or unreadable content)."""
     from agsekit.snapshots.history.diff import patch
 
-    if entry.kind == "d":
-        return
-    click.echo("".join(patch(old, new, entry)), nl=False)
+    data, complete = patch(old, new, entry)
+    if data:
+        sys.stdout.flush()  # what click.echo wrote comes first
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return complete
+
+
+def _warn_left_out(count: int) -> None:
+    from agsekit.snapshots.history.diff import PATCH_LIMIT
+
+    click.echo(
+        f"agsekit: the patch names {count} change(s) without their content (binary, over "
+        f"{PATCH_LIMIT >> 20} MiB or unreadable: the 'differ' lines). git apply refuses "
+        "such a patch; patch -p1 skips those files. Bring them back with backup-restore.",
+        err=True,
+    )
 
 
 # ----- backup-deleted ---------------------------------------------------------------------

@@ -46,6 +46,20 @@ def run_cli(
     )
 
 
+def run_cli_bytes(
+    *args: str | os.PathLike[str], cwd: Path | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[bytes]:
+    """run_cli, with stdout and stderr kept as bytes (for output that is not text)."""
+    return subprocess.run(
+        [sys.executable, "-m", "agsekit", *map(str, args)],
+        capture_output=True,
+        cwd=cwd,
+        timeout=timeout,
+        check=False,
+        stdin=subprocess.DEVNULL,
+    )
+
+
 def describe_tree(root: Path | bytes) -> dict[bytes, tuple[str, int, str]]:
     """Every entry under root: (kind, permission bits, sha256 of content or link target)."""
     base = os.fsencode(root)

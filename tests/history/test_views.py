@@ -7,7 +7,8 @@ import os
 import shutil
 from pathlib import Path
 
-from tests.helpers import run_cli, snapshots_in, write
+from tests.helpers import run_cli, run_cli_bytes, snapshots_in, write
+from tests.history.apply_tools import assert_applies, read_back
 from tests.history.conftest import NON_UTF8, Snap
 
 
@@ -70,7 +71,9 @@ def test_diff_between_snapshots_and_live(project: Path, dest: Path, snap: Snap) 
 
     patch = run_cli("backup-diff", first, second, "--dest-dir", dest, "--patch")
     assert "-remember the milk\n+remember the eggs\n" in patch.stdout
-    assert "Binary or large files /dev/null and b/picture.png differ" in patch.stdout
+    assert "diff --git a/picture.png b/picture.png\nnew file mode 100644\n" in patch.stdout
+    assert "Binary files /dev/null and b/picture.png differ\n" in patch.stdout
+    assert "names 1 change(s) without their content" in patch.stderr
 
     (project / "my notes.txt").unlink()
     live = run_cli("backup-diff", "--dest-dir", dest, "--json")
@@ -192,3 +195,46 @@ def test_diff_against_live_applies_the_snapshots_exclude_patterns(tmp_path: Path
     assert not any("tmp" in line for line in changes)
     # and the listing ends with what the rules leave out of every snapshot
     assert diff.stdout.splitlines()[-1].endswith("other.tmp, scratch.tmp")
+
+
+_ODD_NEW_FILES = {
+    b"new\tfile": b"tab\n",
+    b"new dir/two\nlines": b"",
+    b" trailing ": b"no newline",
+    b"-dash": b"-\n",
+    b'q"uote': b"\\ No newline at end of file\n",
+}
+
+
+def test_diff_patch_applies_to_the_old_snapshot(
+    project: Path, dest: Path, snap: Snap, tmp_path: Path
+) -> None:
+    """backup-diff --patch output, status lines and all, applied with patch -p1 and with
+    git apply to a restored copy of the old snapshot gives the live tree."""
+    old = snap().name
+    assert old is not None
+    base = os.fsencode(project)
+    write(project / "my notes.txt", b"remember the milk\r\nand the eggs")
+    (project / "src" / "deep" / "util.py").chmod(0o755)
+    os.rename(project / "src" / "main.py", project / "src" / "main renamed.py")
+    (project / "docs" / "read only.md").unlink()
+    os.unlink(project / "link to notes")
+    os.symlink("src/deep/util.py", project / "link to notes")
+    os.symlink("my notes.txt", project / "another link")
+    with open(base + b"/" + NON_UTF8, "ab") as fh:
+        fh.write(b"and bread \xff\x85\x0c\n")
+    for name, data in _ODD_NEW_FILES.items():
+        os.makedirs(os.path.dirname(base + b"/" + name), exist_ok=True)
+        with open(base + b"/" + name, "wb") as fh:
+            fh.write(data)
+    write(project / "new dir" / "x y.txt", "one\ntwo\n")
+    write(project / "src" / "deep" / "empty", "")
+    restored = tmp_path / "restored"
+    proc = run_cli("backup-restore", "--dest-dir", dest, "--snapshot", old, "--to", restored)
+    assert proc.returncode == 0, proc.stderr
+
+    diff = run_cli_bytes("backup-diff", old, "--dest-dir", dest, "--patch")
+    assert diff.returncode == 0 and diff.stderr == b"", diff.stderr
+    assert b'\nA "new dir/two\\nlines"\n' in diff.stdout  # one line, the newline quoted
+    live = {p: item for p, item in read_back(project).items() if p != b"debug.log"}
+    assert_applies(restored, tmp_path / "applied", diff.stdout, live)

@@ -4,6 +4,7 @@ snapshots hold. JSON schemas are documented in docs/json.md."""
 from __future__ import annotations
 
 import os
+import sys
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -156,10 +157,13 @@ def backup_diff(
         )
         return
     if not stat_only:
+        without_content = 0
         for entry in entries:
             click.echo(_diff_line(entry))
-            if patch:
-                _print_patch(old, new, entry)
+            if patch and not _print_patch(old, new, entry):
+                without_content += 1
+        if without_content:
+            _warn_without_content(without_content)
     click.echo(
         f"{old_label} -> {new_label}: {summary['added']} added, {summary['modified']} "
         f"modified, {summary['deleted']} deleted, {summary['renamed']} renamed"
@@ -215,12 +219,28 @@ def _diff_json(entry: DiffEntry) -> dict[str, Any]:
     return data
 
 
-def _print_patch(old: Side, new: Side, entry: DiffEntry) -> None:
+def _print_patch(old: Side, new: Side, entry: DiffEntry) -> bool:
+    """Write the entry's patch bytes to stdout as they are; False when the patch only names
+    the change (binary, large or unreadable content)."""
     from agsekit.snapshots.history.diff import patch
 
-    if entry.kind == "d":
-        return
-    click.echo("".join(patch(old, new, entry)), nl=False)
+    data, complete = patch(old, new, entry)
+    if data:
+        sys.stdout.flush()  # what click.echo wrote comes first
+        sys.stdout.buffer.write(data)
+        sys.stdout.buffer.flush()
+    return complete
+
+
+def _warn_without_content(count: int) -> None:
+    from agsekit.snapshots.history.diff import PATCH_LIMIT
+
+    click.echo(
+        f"agsekit: the patch names {count} change(s) without their content (binary, over "
+        f"{PATCH_LIMIT >> 20} MiB or unreadable: the 'differ' lines). git apply refuses "
+        "such a patch; patch -p1 skips those files. Bring them back with backup-restore.",
+        err=True,
+    )
 
 
 # ----- backup-deleted ---------------------------------------------------------------------

@@ -7,10 +7,9 @@ hold nothing that is listed (an added or removed empty folder) or when their mod
 
 from __future__ import annotations
 
-import difflib
 import os
-from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 from agsekit.snapshots.engine.content import digest_at
 from agsekit.snapshots.engine.tree import (
@@ -22,6 +21,7 @@ from agsekit.snapshots.engine.tree import (
     needs_content_check,
     same_content,
 )
+from agsekit.snapshots.history.patch import PatchSide, carries_content, format_patch
 from agsekit.snapshots.history.selection import ancestors
 from agsekit.tools import root as fs
 
@@ -167,40 +167,51 @@ def counts(entries: list[DiffEntry]) -> dict[str, int]:
 # ----- patches ----------------------------------------------------------------------------
 
 
-def patch(old: Side, new: Side, entry: DiffEntry) -> Iterator[str]:
-    """Unified diff lines for one entry; binary or large files get one line naming them."""
+class EntryPatch(NamedTuple):
+    data: bytes  # git-style patch bytes (b"" when there is nothing a patch can say)
+    complete: bool  # False when the patch only names a change (binary, large, unreadable)
+
+
+def patch(old: Side, new: Side, entry: DiffEntry) -> EntryPatch:
+    """The patch of one entry, as `git diff` prints it (see history/patch.py). A folder
+    that became a file, or the reverse, is a deletion or an addition of the file: git apply
+    applies that, GNU patch cannot (it removes files only after writing the others)."""
+    before, after = _patch_sides(old, new, entry)
+    if before is None and after is None:  # a folder: patches hold files and links only
+        return EntryPatch(b"", True)
+    return EntryPatch(format_patch(before, after), carries_content(before, after))
+
+
+def _patch_sides(
+    old: Side, new: Side, entry: DiffEntry
+) -> tuple[PatchSide | None, PatchSide | None]:
     old_path = entry.old_path if entry.old_path is not None else entry.path
-    a = _text(old, old_path) if entry.status != "A" else b""
-    b = _text(new, entry.path) if entry.status != "D" else b""
-    shown_a = "/dev/null" if entry.status == "A" else "a/" + _show(old_path)
-    shown_b = "/dev/null" if entry.status == "D" else "b/" + _show(entry.path)
-    if a is None or b is None:
-        yield f"Binary or large files {shown_a} and {shown_b} differ\n"
-        return
-    if a == b:
-        return
-    a_lines = a.decode("utf-8").splitlines(keepends=True)
-    b_lines = b.decode("utf-8").splitlines(keepends=True)
-    for line in difflib.unified_diff(a_lines, b_lines, shown_a, shown_b):
-        yield line if line.endswith("\n") else line + "\n\\ No newline at end of file\n"
+    before = _patch_side(old, old_path) if entry.status != "A" else None
+    after = _patch_side(new, entry.path) if entry.status != "D" else None
+    if before and after and before.content is None and after.content is None:
+        before, after = _with_digests(old, before, new, after)
+    return before, after
 
 
-def _text(side: Side, path: bytes) -> bytes | None:
-    """Text content of a file or a link's target; None for binary, large or unreadable."""
+def _patch_side(side: Side, path: bytes) -> PatchSide | None:
     meta = side.tree.get(path)
     if meta is None or meta.kind == DIR:
-        return b""
+        return None
     if meta.kind == LINK:
-        return b"-> " + (meta.target or b"") + b"\n"
-    data = read_small(side.root, path, PATCH_LIMIT) if meta.size <= PATCH_LIMIT else None
-    if data is None or b"\0" in data:
-        return None
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        return None
-    return data
+        return PatchSide(path, LINK, 0, meta.target or b"")
+    content = read_small(side.root, path, PATCH_LIMIT) if meta.size <= PATCH_LIMIT else None
+    return PatchSide(path, FILE, meta.mode, content)
 
 
-def _show(path: bytes) -> str:
-    return path.decode("utf-8", "backslashreplace")
+def _with_digests(
+    old: Side, before: PatchSide, new: Side, after: PatchSide
+) -> tuple[PatchSide, PatchSide]:
+    """Large files of the same size: their digests tell whether the content changed (a
+    rename, a mode change), which the patch can then say without the content."""
+    if before.kind != FILE or old.tree[before.path].size != new.tree[after.path].size:
+        return before, after
+    first, second = file_digest(old.root, before.path), file_digest(new.root, after.path)
+    return (
+        replace(before, digest=first.hex() if first else None),
+        replace(after, digest=second.hex() if second else None),
+    )

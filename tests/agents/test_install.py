@@ -105,7 +105,7 @@ def test_up_brings_everything_up_and_skips_what_is_done(setup: Setup, tmp_path: 
     setup.run("umount", "--all")
     setup.mp.ok("stop", setup.vm)
     bin_dir = tmp_path / "host-tools"
-    for tool in ("ssh", "rsync"):  # what `prepare` looks for besides multipass
+    for tool in ("ssh",):  # what `prepare` looks for besides multipass
         script = write(bin_dir / tool, "#!/bin/sh\nexit 0\n")
         script.chmod(0o755)
     env = {**setup.env, "PATH": f"{setup.env['PATH']}:{bin_dir}"}
@@ -114,7 +114,7 @@ def test_up_brings_everything_up_and_skips_what_is_done(setup: Setup, tmp_path: 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "[1/5] host: Multipass, rsync, ssh: already installed" in out
+    assert "[1/5] host: Multipass, ssh: already installed" in out
     assert "[2/5] create VMs: all VMs exist" in out
     assert f"[3/5] start VMs: started {setup.vm}" in out
     assert "[4/5] install agents: all agents installed" in out

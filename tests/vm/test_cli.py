@@ -77,6 +77,12 @@ def test_workflow_create_mount_status_resize_destroy(setup: Setup) -> None:
             "latest_snapshot": None,
             "latest_age_seconds": None,
             "backup_loop_running": False,
+            "store_free_bytes": None,
+            "store_total_bytes": None,
+            "store_free_inodes": None,
+            "store_total_inodes": None,
+            "left_out": [],
+            "problem": None,
         }
     ]
 
@@ -202,7 +208,6 @@ def test_doctor_reports_missing_mounts_partials_and_hard_links(setup: Setup) -> 
     assert "fix: run `agsekit mount --all`" in out
     assert "1 interrupted snapshot(s): 20261128T093005Z-partial" in out
     assert f"ok       hard links work on the filesystem of {setup.backup}" in out
-    assert "rsync" in out
     setup.ok("mount", "--all")
     code, out, _ = setup.run("doctor")
     assert code == 0, out
@@ -236,8 +241,8 @@ def test_unknown_names_and_paths_are_usage_errors(setup: Setup, tmp_path: Path) 
 
 
 @pytest.mark.skipif(
-    not (shutil.which("rsync") and shutil.which("ssh") and os.path.exists("/usr/bin/apt-get")),
-    reason="needs a Debian-like host that already has rsync and ssh",
+    not (shutil.which("ssh") and os.path.exists("/usr/bin/apt-get")),
+    reason="needs a Debian-like host that already has ssh",
 )
 def test_prepare_is_idempotent_when_everything_is_installed(setup: Setup) -> None:
     # stdin is not a terminal and --yes is absent: even a wrong plan would not be run

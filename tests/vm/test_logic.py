@@ -98,25 +98,25 @@ def test_debian_plan_installs_only_what_is_missing() -> None:
     lines = [" ".join(command_line(s, facts())) for s in plan.steps]
     assert lines == [
         "sudo apt-get update",
-        "sudo apt-get install -y rsync openssh-client snapd",
+        "sudo apt-get install -y openssh-client snapd",
         "sudo snap wait system seed.loaded",
         "sudo snap install multipass",
     ]
-    done = make_plan(facts(present=("multipass", "rsync", "ssh")))
+    done = make_plan(facts(present=("multipass", "ssh")))
     assert done.nothing_to_do
-    as_root = make_plan(facts(present=("snap", "rsync", "ssh"), root=True))
+    as_root = make_plan(facts(present=("snap", "ssh"), root=True))
     assert [command_line(s, facts(root=True)) for s in as_root.steps] == [
         ["snap", "install", "multipass"]
     ]
 
 
 def test_macos_and_arch_plans() -> None:
-    mac = make_plan(facts(system="Darwin", present=("brew", "rsync", "ssh")))
+    mac = make_plan(facts(system="Darwin", present=("brew", "ssh")))
     assert [s.argv for s in mac.steps] == [("brew", "install", "--cask", "multipass")]
     assert not any(s.sudo for s in mac.steps)
-    no_brew = make_plan(facts(system="Darwin", present=("rsync",)))
+    no_brew = make_plan(facts(system="Darwin", present=("ssh",)))
     assert "Homebrew" in no_brew.manual[0]
-    arch = make_plan(facts(os_id="arch", present=("pacman", "yay", "ssh")))
+    arch = make_plan(facts(os_id="arch", present=("pacman", "yay")))
     assert [s.argv[0] for s in arch.steps] == ["pacman", "yay"]
 
 

@@ -59,7 +59,7 @@ def up_steps(
         return f"mounted {len(mounted)} folder(s)" if mounted else "all folders mounted"
 
     return [
-        UpStep("host: Multipass, rsync, ssh", prepare),
+        UpStep("host: Multipass, ssh", prepare),
         UpStep("create VMs", create),
         UpStep("start VMs", start),
         UpStep("install agents", agents),

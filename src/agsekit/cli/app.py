@@ -32,7 +32,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "config-example": ("config", "config_example", "Print a fully commented example config."),
     "config-check": ("config", "config_check", "Validate the config and show what it resolves to."),
-    "prepare": ("vm_info", "prepare", "Install Multipass, rsync and ssh when missing."),
+    "prepare": ("vm_info", "prepare", "Install Multipass and ssh when missing."),
     "create-vms": ("vm", "create_vms", "Create every VM of the config (or compare it)."),
     "create-vm": ("vm", "create_vm", "Create one VM of the config (or compare it)."),
     "resize-vm": ("vm", "resize_vm", "Apply the configured cpu/ram/disk to an existing VM."),

@@ -37,7 +37,8 @@ def status_lines(report: VmReport) -> list[str]:
         )
     if report.state == ABSENT:
         lines.append(f"  create it with: agsekit create-vm {report.name}")
-    lines += [_mount_line(m) for m in report.mounts]
+    for mount in report.mounts:
+        lines += _mount_lines(mount)
     lines += [
         f"  mount {m.source} -> {m.target}: active but not in the config"
         for m in report.unexpected_mounts
@@ -49,15 +50,32 @@ def _resources(res: Resources) -> str:
     return f"cpu {res.cpus}, ram {format_size(res.memory)}, disk {format_size(res.disk)}"
 
 
-def _mount_line(mount: MountStatus) -> str:
-    where = f"{mount.spec.source} -> {mount.spec.target}"
+def _mount_lines(mount: MountStatus) -> list[str]:
+    from agsekit.cli.commands.history import left_out_line
+    from agsekit.core.display import format_bytes, show_path
+
+    where = f"{show_path(str(mount.spec.source))} -> {mount.spec.target}"
     state = "mounted" if mount.active else "NOT MOUNTED (agsekit mount --all)"
     if mount.latest_snapshot is None:
         snapshot = "no snapshot yet"
     else:
         snapshot = f"latest snapshot {mount.latest_snapshot} ({age(mount.latest_age_seconds)})"
     loop = "backup loop running" if mount.loop_running else "no backup loop running"
-    return f"  mount {where}: {state}; {snapshot}; {loop}"
+    lines = [f"  mount {where}: {state}; {snapshot}; {loop}"]
+    if mount.room is not None:
+        room = mount.room
+        inodes = (
+            f", {room.inodes_free} of {room.inodes_total} inodes free" if room.inodes_total else ""
+        )
+        lines.append(
+            f"    store {mount.spec.backup}: {format_bytes(room.free)} of "
+            f"{format_bytes(room.total)} free{inodes}"
+        )
+    if mount.problem:
+        lines.append(f"    problem: {mount.problem}")
+    if mount.left_out:
+        lines.append("    " + left_out_line(list(mount.left_out)))
+    return lines
 
 
 def age(seconds: float | None) -> str:

@@ -11,7 +11,7 @@ from agsekit.config.model import Config, MountSpec
 from agsekit.config.sizes import format_size
 from agsekit.core.errors import AgsekitError
 from agsekit.snapshots.engine.store import Store, hardlinks_work
-from agsekit.tools.rsync_info import rsync_version
+from agsekit.snapshots.history.check import check_store
 from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
 from agsekit.vm.reconcile import compare_mounts
 
@@ -29,7 +29,7 @@ class Check:
 
 
 def run_checks(config: Config, backend: VmBackend) -> list[Check]:
-    checks = [_backend_check(backend), _rsync_check()]
+    checks = [_backend_check(backend)]
     checks += _confinement_checks(config, backend)
     if checks[0].level == OK:
         checks += _mount_checks(config, backend)
@@ -45,13 +45,6 @@ def _backend_check(backend: VmBackend) -> Check:
     except AgsekitError as exc:
         return Check(PROBLEM, exc.message, exc.hint)
     return Check(OK, f"{backend.name} {version} is installed and its daemon answers")
-
-
-def _rsync_check() -> Check:
-    version = rsync_version()
-    if version is None:
-        return Check(PROBLEM, "rsync is not installed; snapshots need it", "run `agsekit prepare`")
-    return Check(OK, f"rsync {version} is installed")
 
 
 def _confinement_checks(config: Config, backend: VmBackend) -> list[Check]:
@@ -143,7 +136,28 @@ def _store_checks(spec: MountSpec) -> list[Check]:
         )
     )
     checks.append(_hardlink_check(spec.backup, folder))
+    if store.exists():
+        checks.append(_store_integrity_check(store))
     return checks
+
+
+def _store_integrity_check(store: Store) -> Check:
+    """The fast form of `agsekit backup-check`: every snapshot's metadata against its
+    manifest."""
+    try:
+        results = check_store(store)
+    except (AgsekitError, OSError) as exc:
+        text = exc.message if isinstance(exc, AgsekitError) else str(exc)
+        return Check(PROBLEM, f"the snapshots in {store.dest} cannot be checked: {text}")
+    bad = [r.name for r in results if not r.ok]
+    if bad:
+        return Check(
+            PROBLEM,
+            f"{len(bad)} of {len(results)} snapshot(s) in {store.dest} differ from what was "
+            f"recorded: {', '.join(bad[:5])}" + (" ..." if len(bad) > 5 else ""),
+            f"see the details with `agsekit backup-check --dest-dir {store.dest}`",
+        )
+    return Check(OK, f"the {len(results)} snapshot(s) in {store.dest} are as recorded")
 
 
 def _hardlink_check(backup: Path, folder: Path) -> Check:

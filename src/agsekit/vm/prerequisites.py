@@ -1,4 +1,4 @@
-"""`agsekit prepare`: find what the host lacks (Multipass, rsync, ssh) and install it.
+"""`agsekit prepare`: find what the host lacks (Multipass, ssh) and install it.
 
 Detection and planning are pure (HostFacts -> Plan) so they can be checked for every
 supported system; only run_plan() touches the host, through the runner.
@@ -17,7 +17,7 @@ from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
 from agsekit.tools.runner import run, which
 
-TOOLS = ("multipass", "rsync", "ssh", "snap", "brew", "apt-get", "pacman", "yay", "paru")
+TOOLS = ("multipass", "ssh", "snap", "brew", "apt-get", "pacman", "yay", "paru")
 
 
 class UnsupportedSystemError(AgsekitError):
@@ -91,7 +91,7 @@ def make_plan(facts: HostFacts) -> Plan:
         name = facts.os_release.get("PRETTY_NAME") or "this Linux distribution"
         raise UnsupportedSystemError(
             f"agsekit prepare does not know how to install packages on {name}",
-            hint="install multipass (https://multipass.run), rsync and openssh by hand, then "
+            hint="install multipass (https://multipass.run) and openssh by hand, then "
             "run `agsekit doctor`",
         )
     raise UnsupportedSystemError(
@@ -111,8 +111,6 @@ def _linux_family(os_release: Mapping[str, str]) -> str | None:
 
 def _debian_plan(facts: HostFacts) -> Plan:
     packages = []
-    if "rsync" not in facts.present:
-        packages.append("rsync")
     if "ssh" not in facts.present:
         packages.append("openssh-client")
     need_snapd = "multipass" not in facts.present and "snap" not in facts.present
@@ -138,7 +136,7 @@ def _debian_plan(facts: HostFacts) -> Plan:
 
 
 def _macos_plan(facts: HostFacts) -> Plan:
-    missing = [t for t in ("multipass", "rsync") if t not in facts.present]
+    missing = [t for t in ("multipass",) if t not in facts.present]
     if not missing:
         return Plan("macOS")
     if "brew" not in facts.present:
@@ -146,13 +144,11 @@ def _macos_plan(facts: HostFacts) -> Plan:
     steps = []
     if "multipass" in missing:
         steps.append(Step("install Multipass", ("brew", "install", "--cask", "multipass")))
-    if "rsync" in missing:
-        steps.append(Step("install rsync", ("brew", "install", "rsync")))
     return Plan("macOS", tuple(steps))
 
 
 def _arch_plan(facts: HostFacts) -> Plan:
-    wanted = (("rsync", "rsync"), ("ssh", "openssh"))
+    wanted = (("ssh", "openssh"),)
     packages = [package for tool, package in wanted if tool not in facts.present]
     steps = []
     manual: tuple[str, ...] = ()

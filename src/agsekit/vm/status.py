@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from agsekit.config.model import Config, MountSpec
+from agsekit.core.errors import AgsekitError
 from agsekit.snapshots.engine.names import parse_name
+from agsekit.snapshots.engine.space import Usage, usage
 from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.history.catalog import left_out_paths
 from agsekit.vm.backend import ActiveMount, Resources, VmBackend, VmStatus
 from agsekit.vm.reconcile import Difference, compare_mounts, resource_differences, wanted
 
@@ -20,6 +23,9 @@ class MountStatus:
     latest_snapshot: str | None
     latest_age_seconds: float | None
     loop_running: bool
+    room: Usage | None = None  # the store's file system: space and inodes
+    left_out: tuple[bytes, ...] = ()  # live paths the ignore rules keep out of snapshots
+    problem: str | None = None  # why the store or the source could not be looked at
 
 
 @dataclass(frozen=True)
@@ -65,9 +71,15 @@ def collect(config: Config, backend: VmBackend, now: datetime | None = None) -> 
 
 def _mount_status(spec: MountSpec, active: bool, now: datetime) -> MountStatus:
     store = Store(spec.backup)
-    latest = store.latest()
+    try:
+        latest = store.latest()
+        room = usage(store.dest) if store.exists() else None
+        left_out = tuple(left_out_paths(store, spec.source))
+    except (AgsekitError, OSError) as exc:
+        text = exc.message if isinstance(exc, AgsekitError) else str(exc)
+        return MountStatus(spec, active, None, None, store.loop_running(), problem=text)
     age = (now - parse_name(latest)).total_seconds() if latest else None
-    return MountStatus(spec, active, latest, age, store.loop_running())
+    return MountStatus(spec, active, latest, age, store.loop_running(), room, left_out)
 
 
 def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
@@ -91,6 +103,12 @@ def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
                     "latest_snapshot": m.latest_snapshot,
                     "latest_age_seconds": m.latest_age_seconds,
                     "backup_loop_running": m.loop_running,
+                    "store_free_bytes": m.room.free if m.room else None,
+                    "store_total_bytes": m.room.total if m.room else None,
+                    "store_free_inodes": m.room.inodes_free if m.room else None,
+                    "store_total_inodes": m.room.inodes_total if m.room else None,
+                    "left_out": [_text(p) for p in m.left_out],
+                    "problem": m.problem,
                 }
                 for m in r.mounts
             ],
@@ -98,3 +116,7 @@ def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
         }
         for r in reports
     ]
+
+
+def _text(path: bytes) -> str:
+    return path.decode("utf-8", "backslashreplace")

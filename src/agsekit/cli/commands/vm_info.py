@@ -47,10 +47,11 @@ def status(config_path: str | None, as_json: bool) -> None:
 def doctor(config_path: str | None) -> None:
     """Check the host and the config, and say how to fix each problem.
 
-    Checks: Multipass installed and its daemon reachable, rsync and its version, snap
-    confinement of configured folders, configured mounts missing or empty inside a running
-    VM, interrupted (-partial) snapshots, free space and working hard links for each
-    backup folder. Exits 1 when a problem is found.
+    Checks: Multipass installed and its daemon reachable, snap confinement of configured
+    folders, configured mounts missing or empty inside a running VM, and for each backup
+    folder: interrupted (-partial) snapshots, free space, working hard links, and every
+    snapshot's metadata against its manifest (the fast form of `backup-check`). Exits 1
+    when a problem is found.
 
     \b
     Example:
@@ -68,7 +69,7 @@ def doctor(config_path: str | None) -> None:
 @click.command("prepare")
 @click.option("--yes", "-y", is_flag=True, help="Install without asking.")
 def prepare(yes: bool) -> None:
-    """Install what the host needs and lacks: Multipass, rsync and openssh.
+    """Install what the host needs and lacks: Multipass and openssh.
 
     Supported: Debian/Ubuntu (snapd + the multipass snap), macOS (Homebrew cask), Arch
     Linux. The plan is printed first; sudo is used only for the steps that need it.
@@ -85,7 +86,7 @@ def prepare(yes: bool) -> None:
     facts = detect_host()
     plan = make_plan(facts)
     if plan.nothing_to_do:
-        click.echo(f"{plan.system}: Multipass, rsync and ssh are installed; nothing to do")
+        click.echo(f"{plan.system}: Multipass and ssh are installed; nothing to do")
         return
     click.echo(f"{plan.system}: agsekit will run:")
     for step in plan.steps:

@@ -254,3 +254,12 @@ def live_walk(
 
 def live_tree(source: Path, store: Store) -> Tree:
     return live_walk(source, store).tree
+
+
+def left_out_paths(store: Store, source: Path) -> list[bytes]:
+    """Live paths the ignore rules leave out that the latest snapshot does not hold
+    either: what no snapshot protects because of the rules (tops of folders only)."""
+    walk = live_walk(source, store)
+    latest = store.latest()
+    held = snapshot_tree(store, latest) if latest is not None else {}
+    return sorted(p for p in walk.excluded if p not in held)

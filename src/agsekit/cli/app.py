@@ -89,7 +89,13 @@ class LazyGroup(click.Group):
     context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
 )
 @click.version_option(__version__, "--version", prog_name="agsekit")
-@click.option("--debug", is_flag=True, help="Show tracebacks and the commands agsekit runs.")
+@click.option(
+    "--debug",
+    is_flag=True,
+    help="Show Python tracebacks instead of one-line errors, and every external command "
+    "agsekit runs (multipass, find, ...) on stderr. Secrets never travel in a command "
+    "line; `run` shows the agent's environment names with their values masked.",
+)
 @click.pass_context
 def cli(ctx: click.Context, debug: bool) -> None:
     """Run AI coding agents inside a Multipass VM while the host keeps snapshots of your
@@ -103,6 +109,10 @@ def cli(ctx: click.Context, debug: bool) -> None:
     """
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
+    if debug:
+        from agsekit.tools.runner import set_trace
+
+        set_trace(True)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -117,9 +127,9 @@ def main(argv: list[str] | None = None) -> None:
         sys.stdout.flush()
         if guarded.failed is not None:
             raise output.OutputError(guarded.failed.errno, guarded.failed.strerror)
-    except click.exceptions.Abort:
-        sys.stderr.write("\nAborted.\n")
-        sys.exit(130)
+    except click.exceptions.Abort:  # click's word for Ctrl+C (and our SIGTERM/SIGHUP)
+        _say("\nInterrupted.")
+        sys.exit(exit_code_for_interrupt())
     except click.ClickException as exc:
         exc.show()
         sys.exit(exc.exit_code)

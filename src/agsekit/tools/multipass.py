@@ -18,7 +18,7 @@ from typing import Any
 
 from agsekit.config.sizes import parse_size
 from agsekit.core.errors import ToolFailedError, ToolNotFoundError
-from agsekit.tools.runner import Completed, run, which
+from agsekit.tools.runner import Completed, run, trace, which
 
 PROGRAM = "multipass"
 INSTALL_HINT = "run `agsekit prepare` to install Multipass"
@@ -271,6 +271,7 @@ def _run_attached(argv: list[str]) -> int:
         raise MultipassNotInstalledError()
     try:
         # Interactive: the user's terminal is the guest's terminal, so nothing is captured.
+        trace(argv)
         return subprocess.run(argv, check=False).returncode
     except FileNotFoundError:
         raise MultipassNotInstalledError() from None

@@ -6,16 +6,19 @@ that carry the command, its exit code and its own words.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from agsekit.core.display import shell_join
 from agsekit.core.errors import ToolFailedError, ToolNotFoundError
 
 Stdin = int | IO[bytes] | IO[str] | None
@@ -27,6 +30,21 @@ class Completed:
     returncode: int
     stdout: str
     stderr: str
+
+
+_TRACE: list[bool] = []
+
+
+def set_trace(on: bool) -> None:
+    """--debug: say on stderr every command agsekit runs (argv only; no secret ever
+    travels in an argv)."""
+    _TRACE[:] = [on]
+
+
+def trace(argv: Sequence[str | bytes]) -> None:
+    if _TRACE and _TRACE[0]:
+        with contextlib.suppress(OSError):
+            sys.stderr.write(f"debug: $ {shell_join(argv)}\n")
 
 
 def which(program: str) -> str | None:
@@ -59,6 +77,7 @@ def run(
     """
     args = [str(a) for a in argv]
     full_env = None if env is None else {**os.environ, **env}
+    trace(args)
     try:
         proc = subprocess.run(
             args,
@@ -103,7 +122,7 @@ def last_words(text: str, lines: int = 3) -> str:
 
 
 class ChildProcesses:
-    """Long-running children (rsync) that must not outlive a stopped agsekit."""
+    """Long-running children that must not outlive a stopped agsekit."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -155,6 +174,7 @@ def stream(
 
     The child is registered so that a stopping agsekit terminates it instead of leaving it
     orphaned; stderr is collected in a temporary file (no pipe to fill up and block on)."""
+    trace(argv)
     try:
         with tempfile.TemporaryFile() as err:
             # its own session: a stop reaches the child's whole process tree through us,

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agsekit.core.errors import SnapshotError
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_content
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_content, stored_mode
 from agsekit.tools import root as fs
 
 _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
@@ -204,7 +204,7 @@ def _matches(st: os.stat_result | None, recorded: Meta) -> bool:
     if (st.st_size, st.st_mtime_ns, stat.S_IMODE(st.st_mode)) != (
         recorded.size,
         recorded.mtime_ns,
-        recorded.mode,
+        stored_mode(FILE, recorded.mode),
     ):
         return False
     return not recorded.store_ino or recorded.store_ino == st.st_ino
@@ -230,7 +230,7 @@ def _copy_file(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: bytes
         dst = os.open(name, fs.NEW_FILE_FLAGS, 0o600, dir_fd=parent_fd)
         try:
             copied = fs.copy_fd(src, dst, before.st_size, before)
-            fs.set_file_attributes(dst, meta.mode, before.st_mtime_ns)
+            fs.set_file_attributes(dst, stored_mode(FILE, meta.mode), before.st_mtime_ns)
             store_ino = os.fstat(dst).st_ino
         finally:
             os.close(dst)
@@ -281,11 +281,12 @@ def _apply_directory_attributes(job: _Build) -> None:
         meta = job.tree[path]
         if meta.kind != DIR:
             continue
+        mode = stored_mode(DIR, meta.mode)
         if path == b"":
             fd = job.partial.fd(b"")
-            os.fchmod(fd, meta.mode)
+            os.fchmod(fd, mode)
             os.utime(fd, ns=(meta.mtime_ns, meta.mtime_ns))
             continue
         parent_fd, name = job.partial.parent_of(path)
-        os.chmod(name, meta.mode, dir_fd=parent_fd)
+        os.chmod(name, mode, dir_fd=parent_fd)
         os.utime(name, ns=(meta.mtime_ns, meta.mtime_ns), dir_fd=parent_fd)

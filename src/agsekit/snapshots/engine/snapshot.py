@@ -367,9 +367,7 @@ def _check_source(store: Store, source: Path, reporter: Reporter) -> None:
 
 
 def _walk(source_fd: int, paths: _Paths, request: SnapshotRequest) -> WalkResult:
-    skip: set[fs.Identity] = set()
-    if paths.store_inside is not None and paths.store.exists():
-        skip.add(fs.identity(os.stat(paths.store.dest)))
+    skip = paths.store.own_folder() if paths.store_inside is not None else set()
     return walk_tree(
         source_fd, request.rule_source(), skip=skip, force=request.force, absent=request.absent
     )

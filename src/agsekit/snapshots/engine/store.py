@@ -108,6 +108,14 @@ class Store:
     def path_of(self, name: str) -> Path:
         return self.dest / name
 
+    def own_folder(self) -> set[fs.Identity]:
+        """The store's own folder, for walks never to enter when it lies inside the
+        folder they walk (empty when it does not exist yet)."""
+        try:
+            return {fs.identity(os.stat(self.dest))}
+        except OSError:
+            return set()
+
     def read_stats(self, name: str) -> dict[str, Any]:
         """What the engine recorded about a snapshot ({} when missing or damaged)."""
         try:

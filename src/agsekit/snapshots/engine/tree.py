@@ -42,6 +42,17 @@ def kind_of(mode: int) -> str | None:
     return None
 
 
+def stored_mode(kind: str, mode: int) -> int:
+    """The mode an entry gets inside a snapshot: the recorded one, plus what its owner
+    needs to read it back (a folder or file the project keeps at 000 must still be
+    restorable by the user who owns the store). Manifests keep the true mode."""
+    if kind == DIR:
+        return mode | stat.S_IRUSR | stat.S_IXUSR
+    if kind == FILE:
+        return mode | stat.S_IRUSR
+    return mode
+
+
 def same_metadata(old: Meta, new: Meta) -> bool:
     """Kind, mode, size, mtime and link target agree (what rsync's quick check compares)."""
     if old.kind != new.kind or old.mode != new.mode:
@@ -87,3 +98,9 @@ def needs_content_check(old: Meta, new: Meta) -> bool:
         and not same_identity(old, new)
         and new.digest is None
     )
+
+
+def ancestors(path: bytes) -> list[bytes]:
+    """b"a/b/c" -> [b"a", b"a/b"] (the root b"" is not included)."""
+    parts = path.split(b"/")
+    return [b"/".join(parts[:i]) for i in range(1, len(parts))]

@@ -19,7 +19,7 @@ from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 
 from agsekit.core.display import show_path
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, ancestors
 from agsekit.snapshots.ignore.rules import IgnoreRules
 from agsekit.tools import root as fs
 
@@ -84,7 +84,7 @@ class _Walker:
         self.rules = rules
         self.skip = skip
         self.force = force
-        self.force_dirs = {a for p in force for a in _ancestors(p)}
+        self.force_dirs = {a for p in force for a in ancestors(p)}
         self.out = WalkResult(tree={})
         self._devs: dict[int, int] = {}
         self.rules_at: dict[bytes, IgnoreRules] = {}
@@ -308,11 +308,6 @@ def walk_snapshot(path: bytes | str) -> Tree:
         p: m._replace(ctime_ns=0, ino=0, store_ino=m.ino if m.kind == FILE else 0, dev=0)
         for p, m in result.tree.items()
     }
-
-
-def _ancestors(path: bytes) -> list[bytes]:
-    parts = path.split(b"/")
-    return [b"/".join(parts[:i]) for i in range(1, len(parts))]
 
 
 def _show(path: bytes) -> str:

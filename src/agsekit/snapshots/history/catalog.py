@@ -227,14 +227,6 @@ def _ignore_files_in(store: Store, name: str, tree: Tree) -> dict[bytes, bytes]:
     return files
 
 
-def store_skip(store: Store) -> set[fs.Identity]:
-    """The store's own folder, never to be walked when it lies inside the source."""
-    try:
-        return {fs.identity(os.stat(store.dest))}
-    except OSError:
-        return set()
-
-
 def live_walk(
     source: Path,
     store: Store,
@@ -247,7 +239,7 @@ def live_walk(
     if not os.path.isdir(root):
         return WalkResult(tree={})
     try:
-        return walk_path(root, rules or live_rules(store), skip=store_skip(store), force=force)
+        return walk_path(root, rules or live_rules(store), skip=store.own_folder(), force=force)
     except OSError as exc:
         raise SnapshotError(f"cannot read {show_path(root)}: {exc.strerror or exc}") from None
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from agsekit.snapshots.engine import manifest
 from agsekit.snapshots.engine.store import Store
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
+from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, stored_mode
 from agsekit.snapshots.engine.walk import walk_snapshot
 from agsekit.tools import root as fs
 
@@ -90,7 +90,7 @@ def _differs(recorded: Meta, disk: Meta) -> str | None:
         return f"is a {_kind(disk.kind)}, recorded as a {_kind(recorded.kind)}"
     if recorded.kind == LINK:
         return None if recorded.target == disk.target else "its target changed"
-    if recorded.mode != disk.mode:
+    if stored_mode(recorded.kind, recorded.mode) != disk.mode:
         return f"mode {disk.mode:o}, recorded {recorded.mode:o}"
     if recorded.kind == DIR:
         return None

@@ -12,18 +12,16 @@ import os
 from pathlib import Path
 
 from agsekit.core.errors import UsageError
-from agsekit.snapshots.engine.tree import Tree
+from agsekit.core.paths import bytes_relative_inside
+from agsekit.snapshots.engine.tree import Tree, ancestors
 
-
-def _inside(path: bytes, root: bytes) -> bytes | None:
-    """path relative to root (b"" for root itself), or None when outside."""
-    if path == root:
-        return b""
-    prefix = root.rstrip(b"/") + b"/"
-    return path[len(prefix) :] if path.startswith(prefix) else None
+__all__ = ["ancestors", "select", "tree_path"]
 
 
 def tree_path(text: str, source: Path, cwd: Path) -> bytes:
+    """The path inside the tree that `text` names, under any spelling that resolves into
+    the source: relative or absolute, through a symlinked parent, with `..`. The last
+    component is not resolved (it may be a symlink of the project itself)."""
     raw = os.fsencode(text)
     if not raw:
         raise UsageError("an empty path was given")
@@ -32,17 +30,29 @@ def tree_path(text: str, source: Path, cwd: Path) -> bytes:
         bases = [b""]
     else:
         here = [os.fsencode(os.path.abspath(cwd)), os.fsencode(os.path.realpath(cwd))]
-        bases = [h for h in here for r in roots if _inside(h, r) is not None] or roots[:1]
+        inside = [h for h in here for r in roots if bytes_relative_inside(h, r) is not None]
+        bases = inside or roots[:1]
     for base in bases:
-        candidate = os.path.normpath(base + b"/" + raw if base else raw)
-        for root in roots:
-            rel = _inside(candidate, root)
-            if rel is not None:
-                return rel
+        joined = base + b"/" + raw if base else raw
+        for candidate in _spellings(joined):
+            for root in roots:
+                rel = bytes_relative_inside(candidate, root)
+                if rel is not None:
+                    return rel
     raise UsageError(
         f"{text} lies outside the backed-up folder {source}",
         hint="give paths inside the project, relative to its root (e.g. src/main.py)",
     )
+
+
+def _spellings(path: bytes) -> list[bytes]:
+    """The path as written (normalised), and with its folders resolved as the kernel
+    resolves them (a symlinked parent, `..` after a symlink)."""
+    lexical = os.path.normpath(path)
+    parent, name = os.path.split(path.rstrip(b"/"))
+    if name in (b"", b".", b".."):
+        return [lexical, os.path.realpath(path)]
+    return [lexical, os.path.join(os.path.realpath(parent or b"/"), name)]
 
 
 def select(tree: Tree, paths: list[bytes], snapshot: str) -> Tree:
@@ -59,9 +69,3 @@ def select(tree: Tree, paths: list[bytes], snapshot: str) -> Tree:
     prefixes = tuple(p + b"/" for p in paths)
     wanted = set(paths)
     return {p: m for p, m in tree.items() if p in wanted or p.startswith(prefixes)}
-
-
-def ancestors(path: bytes) -> list[bytes]:
-    """b"a/b/c" -> [b"a", b"a/b"] (the root b"" is not included)."""
-    parts = path.split(b"/")
-    return [b"/".join(parts[:i]) for i in range(1, len(parts))]

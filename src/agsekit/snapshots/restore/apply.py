@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 from agsekit.core.reporting import Reporter
 from agsekit.snapshots.engine.store import Store
-from agsekit.snapshots.engine.tree import DIR, LINK, Meta
+from agsekit.snapshots.engine.tree import DIR, LINK, Meta, ancestors
 from agsekit.snapshots.restore.plan import RestorePlan
 from agsekit.tools import root as fs
 
@@ -84,8 +84,8 @@ def apply_restore(
     fresh = plan.fresh_dirs | set(plan.replace)
 
     def expect(path: bytes) -> fs.Identity | None:
-        st = plan.live.get(path)
-        return fs.identity(st) if st is not None and path not in fresh else None
+        seen = plan.live.get(path)
+        return seen.identity if seen is not None and path not in fresh else None
 
     cursors: dict[str, fs.DirCursor] = {}
     with fs.opened(fs.open_root(plan.target)) as rootfd, fs.DirCursor(rootfd, expect) as live:
@@ -159,7 +159,7 @@ def _make_usable(job: _Apply, folder: bytes) -> None:
 
 def _is_planned(job: _Apply, path: bytes, st: os.stat_result | None) -> bool:
     seen = job.plan.live.get(path)
-    return st is not None and seen is not None and fs.identity(st) == fs.identity(seen)
+    return st is not None and seen is not None and fs.identity(st) == seen.identity
 
 
 def _remove(job: _Apply, paths: list[bytes], *, counted: bool) -> None:
@@ -301,6 +301,8 @@ def _folder_attributes(job: _Apply) -> None:
     for path in reversed(list(plan.entries)):
         meta = plan.entries[path]
         if meta.kind != DIR or path not in chosen or path in job.skip:
+            continue
+        if path in plan.blocked or any(a in plan.blocked for a in ancestors(path)):
             continue
         job.made_usable.pop(path, None)
         try:

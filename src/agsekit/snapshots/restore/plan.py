@@ -28,7 +28,7 @@ from agsekit.snapshots.engine.manifest import Manifest
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_identity
 from agsekit.snapshots.engine.walk import RuleSource, WalkResult, walk_path, walk_tree
-from agsekit.snapshots.history.catalog import snapshot_manifest, snapshot_rules, store_skip
+from agsekit.snapshots.history.catalog import snapshot_manifest, snapshot_rules
 from agsekit.snapshots.history.selection import ancestors, select
 from agsekit.tools import root as fs
 
@@ -39,6 +39,28 @@ class Wanted:
 
     snapshot: str
     paths: tuple[bytes, ...] = ()
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A live entry as the plan saw it: what applying checks it against again."""
+
+    dev: int
+    ino: int
+    ctime_ns: int
+    is_dir: bool
+
+    @classmethod
+    def of(cls, st: os.stat_result) -> Seen:
+        return cls(st.st_dev, st.st_ino, st.st_ctime_ns, stat.S_ISDIR(st.st_mode))
+
+    @classmethod
+    def walked(cls, meta: Meta) -> Seen:
+        return cls(meta.dev, meta.ino, meta.ctime_ns, meta.kind == DIR)
+
+    @property
+    def identity(self) -> fs.Identity:
+        return (self.dev, self.ino)
 
 
 @dataclass
@@ -57,8 +79,9 @@ class RestorePlan:
     skipped: list[tuple[bytes, str]] = field(default_factory=list)  # left alone, and why
     unchanged: int = 0
     fresh_dirs: set[bytes] = field(default_factory=set)  # folders the restore creates
+    blocked: set[bytes] = field(default_factory=set)  # left alone with all they hold
     selected_dirs: set[bytes] = field(default_factory=set)  # folders whose modes it sets
-    live: dict[bytes, os.stat_result] = field(default_factory=dict)  # what the plan saw
+    live: dict[bytes, Seen] = field(default_factory=dict)  # what the plan saw
     target_exists: bool = True
 
     @property
@@ -117,7 +140,7 @@ def _tree_order(path: bytes) -> tuple[bytes, ...]:
 
 def _live_walk(target: bytes, store: Store, rules: RuleSource) -> WalkResult:
     try:
-        return walk_path(target, rules, skip=store_skip(store))
+        return walk_path(target, rules, skip=store.own_folder())
     except OSError as exc:
         raise UsageError(f"cannot read {show_path(target)}: {exc.strerror or exc}") from None
 
@@ -150,11 +173,12 @@ def _compare_entries(plan: RestorePlan, store: Store, walk: WalkResult, delete: 
     """Sort every snapshot entry into create / overwrite / replace / unchanged / skipped.
     Below a folder that is created or replaced, everything is new."""
     with fs.opened(fs.open_root(plan.target)) as rootfd, fs.DirCursor(rootfd) as cursor:
-        plan.live[b""] = os.fstat(rootfd)
+        plan.live[b""] = Seen.of(os.fstat(rootfd))
         looker = _Looker(plan, store, walk, cursor, delete)
         for path, meta in plan.entries.items():
             if path and not _below(path, looker.blocked):
                 _classify(looker, path, meta)
+        plan.blocked = looker.blocked
     for folder in walk.unreadable_dirs:
         plan.skipped.append(
             (folder, "could not be read; the restore leaves it and what it holds alone")
@@ -175,7 +199,7 @@ def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
         if meta.kind == DIR:
             plan.fresh_dirs.add(path)
         return
-    plan.live[path] = st
+    plan.live[path] = Seen.of(st)
     if _kind(st.st_mode) != meta.kind:
         if not _may_replace(plan, looker.walk, path, st, looker.delete):
             looker.blocked.add(path)
@@ -242,14 +266,8 @@ def _may_replace(
         return False
     plan.removed_inside.extend(inside)
     for inner in inside:
-        plan.live.setdefault(inner, _as_stat(walk.tree[inner]))
+        plan.live.setdefault(inner, Seen.walked(walk.tree[inner]))
     return True
-
-
-def _as_stat(meta: Meta) -> os.stat_result:
-    """The identity and kind the walk saw, in the shape the apply step checks."""
-    mode = {DIR: stat.S_IFDIR, LINK: stat.S_IFLNK}.get(meta.kind, stat.S_IFREG) | meta.mode
-    return os.stat_result((mode, meta.ino, meta.dev, 1, 0, 0, meta.size, 0, 0, 0))
 
 
 def _same(looker: _Looker, path: bytes, meta: Meta, st: os.stat_result) -> bool:
@@ -303,7 +321,7 @@ def _extras(plan: RestorePlan, walk: WalkResult, paths: list[bytes], delete: boo
         if walk.tree[path].kind == DIR and path in holding:
             continue  # it still holds ignored paths: emptied of the rest, but kept
         plan.delete.append(path)
-        plan.live.setdefault(path, _as_stat(walk.tree[path]))
+        plan.live.setdefault(path, Seen.walked(walk.tree[path]))
     _absent_to_delete(plan, in_scope)
 
 
@@ -325,7 +343,7 @@ def _absent_to_delete(plan: RestorePlan, in_scope: object) -> None:
                 st = fs.lstat_at(parent_fd, fs.parent_and_name(path)[1])
                 if st is None:
                     continue
-                plan.live[path] = st
+                plan.live[path] = Seen.of(st)
                 if stat.S_ISDIR(st.st_mode):
                     inside = walk_tree(
                         fs.open_dir_at(parent_fd, fs.parent_and_name(path)[1], fs.identity(st)),
@@ -335,7 +353,7 @@ def _absent_to_delete(plan: RestorePlan, in_scope: object) -> None:
                         if inner:
                             full = path + b"/" + inner
                             plan.delete.append(full)
-                            plan.live[full] = _as_stat(meta)
+                            plan.live[full] = Seen.walked(meta)
                 plan.delete.append(path)
 
 

@@ -138,14 +138,15 @@ def _hidden(outcome: SnapshotOutcome) -> tuple[bytes, ...]:
 
 
 def _holds(saved: Tree, plan: RestorePlan, path: bytes) -> bool:
-    """The safety snapshot holds the very entry the plan saw at path."""
+    """The safety snapshot holds the very entry the plan saw at path, as it is now (not a
+    copy carried over from an older snapshot because the live file could not be read)."""
     meta = saved.get(path)
     seen = plan.live.get(path)
     if meta is None or seen is None:
         return False
     if meta.kind == DIR:
         return True
-    return meta.ino == seen.st_ino
+    return (meta.ino, meta.ctime_ns) == (seen.ino, seen.ctime_ns)
 
 
 def _set_baseline(store: Store, plan: RestorePlan) -> None:

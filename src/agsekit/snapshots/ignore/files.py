@@ -1,11 +1,15 @@
 """Reading one ignore file as git reads a .gitignore, within caps that bound its cost.
 
-An agent writes these files, so each is capped: at most MAX_FILE_BYTES of text, at most
-MAX_PATTERN_LINES pattern lines (blank and `#` lines do not count) and MAX_LINE_BYTES per
-line. A file over a cap is not applied at all, never in part: dropping some of its lines
-could drop a `!` re-include and so leave out more, while ignoring the whole file backs up
-more, which is the safe direction for data. The caller gets the reason as `problem`, to
-show as a warning.
+An agent writes these files, so each is capped: at most MAX_FILE_BYTES of text (a reader
+need not read more than one byte past it), at most MAX_PATTERN_LINES pattern lines (blank
+and `#` lines do not count) and MAX_LINE_BYTES per line. A file over a cap is not applied
+at all, never in part: dropping some of its lines could drop a `!` re-include and so leave
+out more, while ignoring the whole file backs up more, which is the safe direction for
+data. The caller gets the reason as `problem`, to show as a warning.
+
+Each pattern costs a little on every entry of the folders it applies to and on building
+the rules of every walk, so IgnoreRules also caps the pattern lines in force in one folder
+and those applied in one walk (the numbers are in benchmarks/ignore_bench.py --hostile).
 """
 
 from __future__ import annotations
@@ -20,7 +24,7 @@ MAX_LINE_BYTES = 4096  # PATH_MAX: a longer glob is no use on a real path
 # Across files (enforced by IgnoreRules): pattern lines of the ignore files in force in one
 # folder (its own and those above it), and of all the ignore files applied in one walk.
 MAX_LINES_IN_FORCE = 2000
-MAX_LINES_PER_WALK = 20000
+MAX_LINES_PER_WALK = 10000
 _UTF8_BOM = b"\xef\xbb\xbf"
 
 
@@ -37,21 +41,25 @@ class ParsedIgnoreFile:
 
 def parse_ignore_file(content: bytes, origin: str) -> ParsedIgnoreFile:
     """Parse the ignore file `origin` (a label for messages, such as `sub/.backupignore`)."""
-    if len(content) > MAX_FILE_BYTES:
-        return _refused(origin, f"it is {len(content)} bytes long, over {MAX_FILE_BYTES}")
-    rules = ignore_file_rules(content, origin)
-    if len(rules) > MAX_PATTERN_LINES:
-        return _refused(origin, f"it has {len(rules)} pattern lines, over {MAX_PATTERN_LINES}")
-    long = next((rule for rule in rules if len(rule.text) > MAX_LINE_BYTES), None)
-    if long is not None:
-        reason = f"line {long.line} is {len(long.text)} bytes long, over {MAX_LINE_BYTES}"
-        return _refused(origin, reason)
+    rules = ignore_file_rules(content, origin) if len(content) <= MAX_FILE_BYTES else []
+    reason = _over_cap(content, rules)
+    if reason is not None:
+        return ParsedIgnoreFile(origin, None, f"{printable(origin)} is not applied: {reason}")
     patterns = PatternSet.build(rules)
     return ParsedIgnoreFile(origin, patterns, None, len(rules) if patterns else 0)
 
 
-def _refused(origin: str, reason: str) -> ParsedIgnoreFile:
-    return ParsedIgnoreFile(origin, None, f"{printable(origin)} is not applied: {reason}")
+def _over_cap(content: bytes, rules: list[Rule]) -> str | None:
+    """Why a file of `content` (read as `rules` unless too long) is not applied, if it is not."""
+    if len(content) > MAX_FILE_BYTES:
+        return f"it is larger than the limit of {MAX_FILE_BYTES} bytes"  # maybe read in part
+    if len(rules) > MAX_PATTERN_LINES:
+        return f"it has {len(rules)} pattern lines, over the limit of {MAX_PATTERN_LINES}"
+    for rule in rules:
+        if len(rule.text) > MAX_LINE_BYTES:
+            size = len(rule.text)
+            return f"line {rule.line} is {size} bytes long, over the limit of {MAX_LINE_BYTES}"
+    return None
 
 
 def ignore_file_rules(content: bytes, origin: str) -> list[Rule]:

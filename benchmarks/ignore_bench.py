@@ -8,7 +8,8 @@ Each figure is the best of R runs (the machine may be shared; the best run is th
 
 --hostile adds what an agent-written file costs: for files of N pattern lines of one shape,
 the time to read them (parse_ignore_file, then the first lookup compiles the regexes) and
-the cost of one excluded() call; and the time of one pathological glob against long names.
+the cost of one excluded() call on ordinary names and on names crafted to match a long way
+into the patterns; and the time of one pathological glob against long names.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import functools
 import time
 from collections.abc import Callable
 
-from agsekit.snapshots.ignore.files import MAX_PATTERN_LINES, parse_ignore_file
+from agsekit.snapshots.ignore.files import MAX_FILES_IN_FORCE, MAX_PATTERN_LINES, parse_ignore_file
 from agsekit.snapshots.ignore.rules import IgnoreRules
 
 TYPICAL = [
@@ -37,12 +38,17 @@ TYPICAL = [
 # Shapes of agent-written lines (i: the line's index): each defeats a different fast path.
 HOSTILE_SHAPES: dict[str, Callable[[int], str]] = {
     "plain": lambda i: f"name{i}",
+    "suffix": lambda i: f"*.ext{i}",
     "wild": lambda i: f"*{i}?.[a-c]x",
     "stars": lambda i: f"*a*b*c*d*e*f*{i}",
-    "long chunk": lambda i: f"*{'a' * 200}{i}*",
+    "a-stars": lambda i: "*a" * 8 + f"*b{i}",
+    "chunk": lambda i: f"*{'a' * 20}{i}*",
     "path": lambda i: f"a*/b{i}/**/c",
+    "dstar": lambda i: f"**/a{i}/**/b/**",
     "dir": lambda i: f"d{i}/x*",
 }
+# Names an agent can make to match a long way into such patterns before failing.
+CRAFTED_NAMES = [(b"a" * 250 + str(i).encode(), i % 2 == 0) for i in range(20)]
 
 
 def many_patterns(count: int) -> list[str]:
@@ -77,13 +83,16 @@ def ns_per_call(calls: int, repeat: int, run: Callable[[int], None]) -> float:
     return best / calls * 1e9
 
 
-def bench_excluded(rules: IgnoreRules, calls: int, repeat: int) -> float:
-    names = entry_names(1000)
+def bench_excluded(
+    rules: IgnoreRules, calls: int, repeat: int, names: list[tuple[bytes, bool]] | None = None
+) -> float:
+    entries = names or entry_names(1000)
+    count = len(entries)
 
     def run(total: int) -> None:
         excluded = rules.excluded
         for i in range(total):
-            name, is_dir = names[i % 1000]
+            name, is_dir = entries[i % count]
             excluded(name, is_dir)
 
     return ns_per_call(calls, repeat, run)
@@ -125,17 +134,34 @@ def typical_table(calls: int, repeat: int) -> None:
 
 def hostile_table(repeat: int) -> None:
     print(f"\nagent-written files (the cap is {MAX_PATTERN_LINES} pattern lines)")
-    print(f"{'shape':>10} {'lines':>6} {'read+compile':>13} {'excluded()':>11}")
+    print(f"{'shape':>8} {'lines':>6} {'read+compile':>13} {'excluded()':>11} {'crafted':>10}")
     for shape, line in HOSTILE_SHAPES.items():
-        for count in (100, 1000, MAX_PATTERN_LINES):
+        for count in (100, MAX_PATTERN_LINES):
             content = "\n".join(line(i) for i in range(count)).encode()
             start = time.perf_counter()
-            parsed = parse_ignore_file(content, ".backupignore")
-            rules = IgnoreRules.root([], parsed).child(b"d1", None)
+            rules = IgnoreRules.root([], parse_ignore_file(content, ".backupignore"))
+            rules = rules.child(b"d1", None)
             rules.excluded(b"x", False)
             build = (time.perf_counter() - start) * 1e3
-            lookup = bench_excluded(rules, 2000, repeat) / 1e3
-            print(f"{shape:>10} {count:>6} {build:>10.1f} ms {lookup:>8.1f} us")
+            lookup = bench_excluded(rules, 1000, repeat) / 1e3
+            crafted = bench_excluded(rules, 20, repeat, CRAFTED_NAMES) / 1e3
+            print(f"{shape:>8} {count:>6} {build:>10.1f} ms {lookup:>8.1f} us {crafted:>7.0f} us")
+
+
+def chain(repeat: int) -> None:
+    """A folder under as many nested ignore files as the caps let apply."""
+    rules = IgnoreRules.root([], None)
+    for _ in range(MAX_FILES_IN_FORCE + 10):  # the ones past the cap are not applied
+        rules = rules.child(b"a", b"/x\n*.o\n", problems=[])
+    child = ns_per_call(200, repeat, functools.partial(_children, rules)) / 1e3
+    lookup = bench_excluded(rules, 2000, repeat) / 1e3
+    print(f"\nunder {MAX_FILES_IN_FORCE} nested ignore files (the cap):")
+    print(f"  child() {child:.0f} us, excluded() {lookup:.1f} us")
+
+
+def _children(rules: IgnoreRules, calls: int) -> None:
+    for _ in range(calls):
+        rules.child(b"b", None)
 
 
 def pathological(repeat: int) -> None:
@@ -164,6 +190,7 @@ def main() -> None:
     typical_table(arguments.calls, arguments.repeat)
     if arguments.hostile:
         hostile_table(arguments.repeat)
+        chain(arguments.repeat)
         pathological(arguments.repeat)
 
 

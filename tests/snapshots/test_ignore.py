@@ -11,6 +11,7 @@ import pytest
 
 from agsekit.snapshots.ignore.files import (
     MAX_FILE_BYTES,
+    MAX_FILES_IN_FORCE,
     MAX_LINE_BYTES,
     MAX_LINES_IN_FORCE,
     MAX_LINES_PER_WALK,
@@ -304,6 +305,17 @@ def test_pattern_lines_in_force_in_one_folder_are_capped() -> None:
     assert deeper.excluded(b"root1", is_dir=False)
     assert deeper.excluded(b"sub1", is_dir=False)
     assert sibling.excluded(b"one", is_dir=False)
+
+
+def test_ignore_files_in_force_in_one_folder_are_capped() -> None:
+    problems: list[str] = []
+    rules = IgnoreRules.root((), b"/a\n", problems=problems)
+    for depth in range(1, MAX_FILES_IN_FORCE + 1):
+        rules = rules.child(b"a", b"/a\nx%d\n" % depth, problems=problems)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"a/.backupignore is not applied: {MAX_FILES_IN_FORCE} ignore")
+    assert rules.excluded(b"x1", is_dir=False)
+    assert not rules.excluded(b"x%d" % MAX_FILES_IN_FORCE, is_dir=False)
 
 
 def test_pattern_lines_applied_in_one_walk_are_capped() -> None:

@@ -6,6 +6,7 @@ explanation names, and parse_ignore_file() with the caps on an agent-written fil
 
 from agsekit.snapshots.ignore.files import (
     MAX_FILE_BYTES,
+    MAX_FILES_IN_FORCE,
     MAX_LINE_BYTES,
     MAX_LINES_IN_FORCE,
     MAX_LINES_PER_WALK,
@@ -19,6 +20,7 @@ from agsekit.snapshots.ignore.rules import EXCLUDE_ORIGIN, IGNORE_FILE, IgnoreRu
 __all__ = [
     "EXCLUDE_ORIGIN",
     "IGNORE_FILE",
+    "MAX_FILES_IN_FORCE",
     "MAX_FILE_BYTES",
     "MAX_LINES_IN_FORCE",
     "MAX_LINES_PER_WALK",

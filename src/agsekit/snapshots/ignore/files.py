@@ -21,8 +21,9 @@ from agsekit.snapshots.ignore.patterns import PatternSet, Rule, printable
 MAX_FILE_BYTES = 256 * 1024
 MAX_PATTERN_LINES = 1000
 MAX_LINE_BYTES = 4096  # PATH_MAX: a longer glob is no use on a real path
-# Across files (enforced by IgnoreRules): pattern lines of the ignore files in force in one
-# folder (its own and those above it), and of all the ignore files applied in one walk.
+# Across files (enforced by IgnoreRules): the ignore files in force in one folder (its own
+# and those above it) and their pattern lines, and the pattern lines of one walk.
+MAX_FILES_IN_FORCE = 32
 MAX_LINES_IN_FORCE = 2000
 MAX_LINES_PER_WALK = 10000
 _UTF8_BOM = b"\xef\xbb\xbf"

@@ -7,11 +7,11 @@ directory. The remaining patterns (with wildcards in their directory part, or `*
 matched against the path below the pattern set's directory.
 
 Name patterns are split into plain names (a dict), `*suffix` forms (str.endswith) and the
-rest (one regex alternation, last line first). Every lookup yields the order (position in
-the set) of the last matching pattern, so that the caller can pick the last match of all.
+rest (one regex alternation, last pattern first). Every lookup yields the order (position
+in the set) of the last matching pattern, so that the caller can pick the last match of all.
 
-Every compiled regex holds patterns that each sit in exactly one regex of the set, so the
-compile work is linear in the number of patterns whatever the tree looks like.
+Each pattern is compiled into one regex (or two: for directory entries and for files),
+whatever the tree looks like, so the compile work is linear in the number of patterns.
 """
 
 from __future__ import annotations
@@ -89,7 +89,8 @@ class NameMatcher:
             if name is not None:
                 literals[name] = pattern.hit
             elif suffix is not None:
-                suffix_hits.insert(0, (suffix, pattern.hit))
+                suffix_hits.append((suffix, pattern.hit))
+        suffix_hits.reverse()
         return cls(literals, tuple(suffix for suffix, _ in suffix_hits), tuple(suffix_hits), regex)
 
     @property

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from agsekit.snapshots.ignore.files import (
+    MAX_FILES_IN_FORCE,
     MAX_LINES_IN_FORCE,
     MAX_LINES_PER_WALK,
     ParsedIgnoreFile,
@@ -103,10 +104,10 @@ class _Walk:
     lines_used: int = 0
 
     def admit(
-        self, ignore_file: IgnoreFile, label: Label, in_force: int, problems: list[str] | None
+        self, ignore_file: IgnoreFile, label: Label, in_force: InForce, problems: list[str] | None
     ) -> tuple[PatternSet, int] | None:
         """The patterns of a directory's own ignore file and their line count, when they
-        are to be applied on top of `in_force` lines; otherwise None, and the reason (if
+        are to be applied on top of those `in_force`; otherwise None, and the reason (if
         any) goes to `problems`. `label` names the file when it is given as bytes."""
         if not ignore_file:
             return None
@@ -121,12 +122,20 @@ class _Walk:
         self.lines_used += parsed.pattern_lines
         return parsed.patterns, parsed.pattern_lines
 
-    def _over_cap(self, parsed: ParsedIgnoreFile, in_force: int) -> str | None:
+    def _over_cap(self, parsed: ParsedIgnoreFile, in_force: InForce) -> str | None:
         lines = parsed.pattern_lines
-        if in_force + lines > MAX_LINES_IN_FORCE:
+        files, lines_in_force = in_force
+        if parsed.patterns is None:
+            return None
+        if files >= MAX_FILES_IN_FORCE:
             reason = (
-                f"with it, {in_force + lines} pattern lines of ignore files would apply in "
-                f"its folder, over the limit of {MAX_LINES_IN_FORCE}"
+                f"{files} ignore files already apply in its folder, which is the limit "
+                f"(the folder's own and those of the folders above it)"
+            )
+        elif lines_in_force + lines > MAX_LINES_IN_FORCE:
+            reason = (
+                f"with it, {lines_in_force + lines} pattern lines of ignore files would apply "
+                f"in its folder, over the limit of {MAX_LINES_IN_FORCE}"
             )
         elif self.lines_used + lines > MAX_LINES_PER_WALK:
             reason = (
@@ -139,6 +148,7 @@ class _Walk:
 
 
 Label = tuple[str | None, bytes]  # (the origin the caller gave, the directory's name)
+InForce = tuple[int, int]  # (ignore files, their pattern lines) in force in a folder
 
 
 def _parsed(ignore_file: bytes | ParsedIgnoreFile, label: Label) -> ParsedIgnoreFile:
@@ -220,7 +230,7 @@ class IgnoreRules:
         if host_set is not None:
             frames.append(_Frame(host_set, b"", 0))
         walk = _Walk(fingerprint, len(frames))
-        own = walk.admit(ignore_file, (origin, b""), 0, problems)
+        own = walk.admit(ignore_file, (origin, b""), (0, 0), problems)
         if own is not None:
             frames.append(_Frame(own[0], b"", 0))
         return cls(tuple(frames), walk, 0 if own is None else own[1])
@@ -237,7 +247,7 @@ class IgnoreRules:
         is given as bytes, `origin` labels it (pass its path from the source root; the
         default names only the subdirectory). See root() for `problems`."""
         own = (
-            self._walk.admit(ignore_file, (origin, name), self._in_force, problems)
+            self._walk.admit(ignore_file, (origin, name), self._in_force_here(), problems)
             if ignore_file
             else None
         )
@@ -250,6 +260,9 @@ class IgnoreRules:
             in_force += own[1]
         return IgnoreRules(tuple(frames), self._walk, in_force)
 
+    def _in_force_here(self) -> InForce:
+        return len(self._frames) - self._walk.host_frames, self._in_force
+
     def excluded(self, name: bytes, is_dir: bool) -> bool:
         """Whether the entry `name` (one path component) of this directory is excluded."""
         checks = self._dir_checks if is_dir else self._file_checks
@@ -257,25 +270,25 @@ class IgnoreRules:
             return False
         # The body of _best_hit, inlined: this runs once per entry of the source tree.
         for literals, suffixes, suffix_hits, by_name, by_path, prefix in checks:
-            line, verdict = literals.get(name, NO_HIT)
+            order, verdict = literals.get(name, NO_HIT)
             if suffixes and name.endswith(suffixes):
-                for suffix, (suffix_line, suffix_verdict) in suffix_hits:
-                    if suffix_line < line:
+                for suffix, (suffix_order, suffix_verdict) in suffix_hits:
+                    if suffix_order < order:
                         break
                     if name.endswith(suffix):
-                        line, verdict = suffix_line, suffix_verdict
+                        order, verdict = suffix_order, suffix_verdict
                         break
             if by_name is not None:
                 match = by_name[0](name)
-                if match is not None and by_name[1][match.lastindex or 0][0] > line:
-                    line, verdict = by_name[1][match.lastindex or 0]
+                if match is not None and by_name[1][match.lastindex or 0][0] > order:
+                    order, verdict = by_name[1][match.lastindex or 0]
             if by_path:
                 path = prefix + name
                 for fullmatch, hits in by_path:
                     match = fullmatch(path)
-                    if match is not None and hits[match.lastindex or 0][0] > line:
-                        line, verdict = hits[match.lastindex or 0]
-            if line >= 0:
+                    if match is not None and hits[match.lastindex or 0][0] > order:
+                        order, verdict = hits[match.lastindex or 0]
+            if order >= 0:
                 return verdict
         return False
 

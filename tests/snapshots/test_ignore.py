@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
 
+from agsekit.snapshots.ignore.files import (
+    MAX_FILE_BYTES,
+    MAX_FILES_IN_FORCE,
+    MAX_LINE_BYTES,
+    MAX_LINES_IN_FORCE,
+    MAX_LINES_PER_WALK,
+    MAX_PATTERN_LINES,
+    parse_ignore_file,
+)
+from agsekit.snapshots.ignore.patterns import Rule
 from agsekit.snapshots.ignore.rules import IgnoreRules
-from tests.snapshots.ignore_walk import kept_files, make_tree
+from tests.snapshots.ignore_walk import kept_files, make_tree, walk
 
 
 def snapshot_of(
@@ -181,7 +192,147 @@ def test_rules_without_patterns_are_empty() -> None:
     assert not IgnoreRules.root((), None).excluded(b"anything", is_dir=True)
 
 
-def test_fingerprint_follows_the_exclude_patterns() -> None:
+def test_fingerprint_follows_the_host_side_patterns() -> None:
     first = IgnoreRules.root(("*.log",), None).fingerprint()
     assert first == IgnoreRules.root(("*.log",), b"other\n").fingerprint()
+    assert first == hashlib.sha256(b"*.log").hexdigest()  # as recorded before host lists
     assert first != IgnoreRules.root(("*.tmp",), None).fingerprint()
+    configured = IgnoreRules.root(("*.log",), None, host_patterns=[("config", ["x"])])
+    assert configured.fingerprint() != first
+
+
+def test_explain_names_the_file_its_line_and_the_pattern() -> None:
+    content = b"# build output\n\n*.log\n!keep.log\nbuild/   \n"
+    rules = IgnoreRules.root((), content)
+    assert rules.explain(b"a.log", is_dir=False) == Rule(".backupignore", 3, b"*.log")
+    assert rules.explain(b"build", is_dir=True) == Rule(".backupignore", 5, b"build/")
+    assert rules.explain(b"build", is_dir=False) is None  # a file named build is kept
+    assert rules.explain(b"keep.log", is_dir=False) is None
+    assert rules.deciding_rule(b"keep.log", False) == Rule(".backupignore", 4, b"!keep.log")
+    assert rules.deciding_rule(b"other", is_dir=False) is None
+    assert Rule(".backupignore", 3, b"*.log").describe() == "`*.log` (.backupignore line 3)"
+
+
+def test_explain_below_the_root_names_the_deciding_file() -> None:
+    root = IgnoreRules.root((), b"*.tmp\n/docs/build/\nsrc/**/gen\ndocs/*.md[~]\n")
+    docs = root.child(b"docs", b"*.md\n", "docs/.backupignore")
+    assert docs.explain(b"x.md", False) == Rule("docs/.backupignore", 1, b"*.md")
+    assert docs.explain(b"x.tmp", False) == Rule(".backupignore", 1, b"*.tmp")
+    assert docs.explain(b"build", True) == Rule(".backupignore", 2, b"/docs/build/")
+    assert docs.explain(b"x.md~", False) == Rule(".backupignore", 4, b"docs/*.md[~]")
+    deep = root.child(b"src", None).child(b"a", None)
+    assert deep.explain(b"gen", False) == Rule(".backupignore", 3, b"src/**/gen")
+    unnamed = root.child(b"sub", b"x\n")
+    assert unnamed.explain(b"x", False) == Rule("sub/.backupignore", 1, b"x")
+
+
+def test_host_pattern_lists_are_one_list_ranked_above_ignore_files() -> None:
+    configured = ("mounts[0].exclude", ["*.log", "tmp/", "build/out"])
+    rules = IgnoreRules.root(["!keep.log"], b"!*.log\n", host_patterns=[configured])
+    assert rules.excluded(b"a.log", is_dir=False)  # over the .backupignore's `!*.log`
+    assert not rules.excluded(b"keep.log", is_dir=False)  # --exclude comes last and wins
+    assert rules.explain(b"a.log", False) == Rule("mounts[0].exclude", 1, b"*.log")
+    assert rules.deciding_rule(b"keep.log", False) == Rule("--exclude", 1, b"!keep.log")
+    assert rules.explain(b"tmp", is_dir=True) == Rule("mounts[0].exclude", 2, b"tmp/")
+    assert rules.child(b"build", None).excluded(b"out", is_dir=False)
+    assert not rules.child(b"sub", None).child(b"build", None).excluded(b"out", False)
+
+
+def test_tree_files_need_not_be_consulted(tmp_path: Path) -> None:
+    make_tree(os.fsencode(tmp_path), [b"a.log", b"sub/b.log", b"sub/c"], {})
+    rules = IgnoreRules.root(["*.log"], None, host_patterns=[("config", ["/sub/c"])])
+    sub = rules.child(b"sub", None)
+    assert rules.excluded(b"a.log", False)
+    assert sub.excluded(b"b.log", False)
+    assert sub.excluded(b"c", False)
+    assert not sub.excluded(b".backupignore", False)
+
+
+def numbered(count: int, form: bytes = b"f%d") -> bytes:
+    return b"".join(form % i + b"\n" for i in range(count))
+
+
+def test_an_ignore_file_at_the_caps_is_applied() -> None:
+    comments = b"# comment\n\n" * 1000  # neither comments nor blank lines count
+    lines = comments + numbered(MAX_PATTERN_LINES - 1) + b"x" * MAX_LINE_BYTES + b"\n"
+    parsed = parse_ignore_file(lines, "sub/.backupignore")
+    assert parsed.problem is None
+    assert parsed.pattern_lines == MAX_PATTERN_LINES
+    assert IgnoreRules.root((), parsed).excluded(b"f7", is_dir=False)
+
+
+@pytest.mark.parametrize(
+    ("content", "reason"),
+    [
+        (numbered(MAX_PATTERN_LINES - 1), "it has 1001 pattern lines, over the limit of 1000"),
+        (b"#" * MAX_FILE_BYTES, f"it is larger than the limit of {MAX_FILE_BYTES} bytes"),
+        (b"x" * (MAX_LINE_BYTES + 1), "line 3 is 4097 bytes long, over the limit of 4096"),
+    ],
+)
+def test_an_ignore_file_over_a_cap_is_not_applied_at_all(content: bytes, reason: str) -> None:
+    content = b"*\n!keep\n" + content
+    parsed = parse_ignore_file(content, "sub/.backupignore")
+    assert parsed.patterns is None
+    assert parsed.problem is not None
+    assert parsed.problem.startswith("sub/.backupignore is not applied: ")
+    assert reason in parsed.problem
+    problems: list[str] = []
+    rules = IgnoreRules.root((), None).child(b"sub", content, "sub/.backupignore", problems)
+    assert problems == [parsed.problem]
+    assert not rules.excluded(b"anything", is_dir=False)
+
+
+def test_a_walk_reports_the_files_it_does_not_apply(tmp_path: Path) -> None:
+    root = os.fsencode(tmp_path)
+    big = b"*\n" + numbered(MAX_PATTERN_LINES)
+    make_tree(root, [b"a", b"sub/b"], {b"sub/.backupignore": big, b".backupignore": b"a\n"})
+    walked = walk(root)
+    assert walked.kept == {b".backupignore", b"sub/.backupignore", b"sub/b"}
+    assert len(walked.problems) == 1
+    assert walked.problems[0].startswith("sub/.backupignore is not applied: it has 1001")
+
+
+def test_pattern_lines_in_force_in_one_folder_are_capped() -> None:
+    half = MAX_LINES_IN_FORCE // 2
+    problems: list[str] = []
+    root = IgnoreRules.root((), numbered(half, b"root%d"), problems=problems)
+    sub = root.child(b"sub", numbered(MAX_LINES_IN_FORCE - half, b"sub%d"), problems=problems)
+    deeper = sub.child(b"deeper", b"one\n", "sub/deeper/.backupignore", problems)
+    sibling = root.child(b"other", b"one\n", problems=problems)
+    assert len(problems) == 1
+    assert problems[0].startswith("sub/deeper/.backupignore is not applied: with it, 2001 ")
+    assert not deeper.excluded(b"one", is_dir=False)
+    assert deeper.excluded(b"root1", is_dir=False)
+    assert deeper.excluded(b"sub1", is_dir=False)
+    assert sibling.excluded(b"one", is_dir=False)
+
+
+def test_ignore_files_in_force_in_one_folder_are_capped() -> None:
+    problems: list[str] = []
+    rules = IgnoreRules.root((), b"/a\n", problems=problems)
+    for depth in range(1, MAX_FILES_IN_FORCE + 1):
+        rules = rules.child(b"a", b"/a\nx%d\n" % depth, problems=problems)
+    assert len(problems) == 1
+    assert problems[0].startswith(f"a/.backupignore is not applied: {MAX_FILES_IN_FORCE} ignore")
+    assert rules.excluded(b"x1", is_dir=False)
+    assert not rules.excluded(b"x%d" % MAX_FILES_IN_FORCE, is_dir=False)
+
+
+def test_pattern_lines_applied_in_one_walk_are_capped() -> None:
+    problems: list[str] = []
+    root = IgnoreRules.root((), None, problems=problems)
+    files = MAX_LINES_PER_WALK // MAX_PATTERN_LINES
+    content = numbered(MAX_PATTERN_LINES)
+    subs = [root.child(b"d%d" % i, content, problems=problems) for i in range(files + 1)]
+    assert len(problems) == 1
+    assert problems[0].startswith(f"d{files}/.backupignore is not applied: the ignore files")
+    assert subs[0].excluded(b"f1", is_dir=False)
+    assert not subs[-1].excluded(b"f1", is_dir=False)
+
+
+def test_messages_do_not_pass_control_characters_to_the_terminal() -> None:
+    rule = Rule("d\x1b[2J/.backupignore", 1, b"\x1b]0;x\x07*\xff")
+    assert rule.describe() == "`\\x1b]0;x\\x07*\\xff` (d\\x1b[2J/.backupignore line 1)"
+    problem = parse_ignore_file(numbered(MAX_PATTERN_LINES + 1), "\x9b.backupignore").problem
+    assert problem is not None
+    assert problem.startswith("\\x9b.backupignore is not applied")

@@ -400,7 +400,11 @@ def _carry_unreadable_folders(walk: WalkResult, previous: Tree) -> None:
 
 
 def _walk_warnings(walk: WalkResult) -> list[str]:
-    warnings = list(walk.ignore_problems)
+    warnings = list(walk.ignore_problems[:SHOWN])
+    if len(walk.ignore_problems) > SHOWN:
+        warnings.append(
+            f"... and {len(walk.ignore_problems) - SHOWN} more ignore files not applied"
+        )
     if walk.specials:
         shown = ", ".join(f"{show_path(p)} ({kind})" for p, kind in walk.specials[:5])
         more = f" and {len(walk.specials) - 5} more" if len(walk.specials) > 5 else ""
@@ -473,11 +477,10 @@ def _refusal(run: _Run) -> tuple[str, str] | None:
     source = show_path(str(run.paths.source))
     last = f"the last good snapshot is {run.store.path_of(run.latest)}"
     if run.walk.excluded:
-        shown = ", ".join(show_path(p) for p in run.walk.excluded[:SHOWN])
         return (
             "excluded",
-            f"every file in {source} is left out by the ignore rules ({_rule_origins(run)}; "
-            f"left out: {shown}): not taking a snapshot; {last}",
+            f"every file in {source} is left out by the ignore rules ({_explained(run)}): "
+            f"not taking a snapshot; {last}",
         )
     return (
         "empty",
@@ -486,10 +489,14 @@ def _refusal(run: _Run) -> tuple[str, str] | None:
     )
 
 
-def _rule_origins(run: _Run) -> str:
-    origins = [label for label, _patterns in run.request.rule_source().host]
-    origins += [show_path(prefix + b".backupignore") for prefix in run.walk.ignore_files]
-    return "rules from " + (", ".join(origins) or "nowhere")
+def _explained(run: _Run) -> str:
+    """Which rules leave out which entries, for the first few of them."""
+    parts = []
+    for path, rule in run.walk.explained:
+        why = rule.describe() if rule is not None else "a rule"
+        parts.append(f"{why} leaves out {show_path(path)}")
+    more = len(run.walk.excluded) - len(run.walk.explained)
+    return "; ".join(parts) + (f"; and {more} more left out" if more > 0 else "")
 
 
 def _no_room(run: _Run, source_fd: int) -> tuple[str, str] | None:

@@ -20,11 +20,12 @@ from dataclasses import dataclass, field
 
 from agsekit.core.display import show_path
 from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, ancestors
-from agsekit.snapshots.ignore.rules import IgnoreRules
+from agsekit.snapshots.ignore import MAX_FILE_BYTES, IgnoreRules, Rule
 from agsekit.tools import root as fs
 
 IGNORE_FILE = b".backupignore"
-IGNORE_FILE_CAP = 1 << 20
+IGNORE_FILE_CAP = MAX_FILE_BYTES
+EXPLAINED = 10  # excluded entries whose deciding rule the walk records, for messages
 MAX_DEPTH = 256
 _PERM = 0o7777
 
@@ -61,6 +62,7 @@ class WalkResult:
     ignore_problems: list[str] = field(default_factory=list)
     multi_linked: set[bytes] = field(default_factory=set)  # files with st_nlink > 1
     forced_in: list[bytes] = field(default_factory=list)  # kept only because forced
+    explained: list[tuple[bytes, Rule | None]] = field(default_factory=list)  # first excluded
     absent_ignored: set[bytes] = field(default_factory=set)  # absent paths the rules hide
     file_count: int = 0
     byte_count: int = 0
@@ -119,7 +121,13 @@ class _Walker:
         return None
 
     def root_rules(self, fd: int) -> IgnoreRules:
-        return IgnoreRules.root(self.rules.host_patterns, self.ignore_content(fd, b""))
+        return IgnoreRules.root(
+            (),
+            self.ignore_content(fd, b""),
+            host_patterns=self.rules.host,
+            origin=IGNORE_FILE.decode(),
+            problems=self.out.ignore_problems,
+        )
 
     # -- entries --
 
@@ -149,6 +157,8 @@ class _Walker:
         if path in self.force or path in self.force_dirs:
             self.out.forced_in.append(path)
             return False
+        if len(self.out.explained) < EXPLAINED:
+            self.out.explained.append((path, rules.explain(name, is_dir)))
         return True
 
     def scan(self, fd: int, prefix: bytes, depth: int, rules: IgnoreRules) -> _Frame:
@@ -226,7 +236,12 @@ class _Walker:
             self.out.unreadable_dirs.append(path)
             return None
         prefix = path + b"/"
-        below = rules.child(name, self.ignore_content(fd, prefix))
+        below = rules.child(
+            name,
+            self.ignore_content(fd, prefix),
+            origin=(prefix + IGNORE_FILE).decode("utf-8", "surrogateescape"),
+            problems=self.out.ignore_problems,
+        )
         return self.scan(fd, prefix, frame.depth + 1, below)
 
     def hides(self, path: bytes, is_dir: bool) -> bool:

@@ -186,7 +186,7 @@ def deleted_files(store: Store, source: Path, since: datetime | None = None) -> 
     kind of entry, each with the newest snapshot holding it. With `since`, only those
     first seen missing at or after it (by a snapshot taken then, or by the live folder)."""
     names = require_snapshots(store)
-    seen: set[bytes] = set()
+    seen: set[tuple[bytes, str]] = set()  # (path, kind): a file that became a link is lost
     found: list[DeletedFile] = []
     try:
         rootfd = fs.open_root(os.path.realpath(source))
@@ -199,9 +199,9 @@ def deleted_files(store: Store, source: Path, since: datetime | None = None) -> 
             if since is not None and later is not None and parse_name(later) < since:
                 break
             for path, meta in snapshot_tree(store, names[index]).items():
-                if meta.kind == DIR or path in seen:
+                if meta.kind == DIR or (path, meta.kind) in seen:
                     continue
-                seen.add(path)
+                seen.add((path, meta.kind))
                 state = live.state(path)
                 if state in (meta.kind, "unknown"):
                     continue
@@ -210,7 +210,7 @@ def deleted_files(store: Store, source: Path, since: datetime | None = None) -> 
     finally:
         if rootfd >= 0:
             os.close(rootfd)
-    return sorted(found, key=lambda f: f.path)
+    return sorted(found, key=lambda f: (f.path, f.kind))
 
 
 class _LiveView:

@@ -126,6 +126,8 @@ def main(argv: list[str] | None = None) -> None:
         code = cli.main(args=argv, prog_name="agsekit", standalone_mode=False)
         sys.stdout.flush()
         if guarded.failed is not None:
+            if isinstance(code, int) and code:
+                output.earned_exit.append(code)  # the work's own result (a stopped loop)
             raise output.OutputError(guarded.failed.errno, guarded.failed.strerror)
     except click.exceptions.Abort:  # click's word for Ctrl+C (and our SIGTERM/SIGHUP)
         _say("\nInterrupted.")

@@ -462,6 +462,8 @@ class DirCursor:
 
     def fd(self, rel_dir: bytes) -> int:
         stack = self._stack
+        if stack[-1][0] == rel_dir:  # most calls: the folder of the previous entry
+            return stack[-1][1]
         while len(stack) > 1 and not _is_within(rel_dir, stack[-1][0]):
             os.close(stack.pop()[1])
         top, fd = stack[-1]

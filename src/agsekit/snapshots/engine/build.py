@@ -191,7 +191,10 @@ def _link_from_previous(job: _Build, path: bytes, meta: Meta, parent_fd: int, na
         if exc.errno in (errno.EMLINK, errno.ENOENT):
             return False
         raise
-    job.tree[path] = meta._replace(digest=before.digest or meta.digest, store_ino=st.st_ino)
+    if before.store_ino == st.st_ino and before.digest is not None and before.ino == meta.ino:
+        job.tree[path] = before  # the very entry recorded before (most files)
+    else:
+        job.tree[path] = meta._replace(digest=before.digest or meta.digest, store_ino=st.st_ino)
     job.result.linked += 1
     _remember_leader(job, path, meta)
     return True

@@ -86,6 +86,9 @@ class SnapshotOutcome:
     forced_in: tuple[bytes, ...] = ()  # kept only because the request forced them
     refused: str | None = None  # "empty", "excluded" or "space"
     message: str | None = None  # why it was refused
+    # what the new and the previous snapshot hold, for the aftercare (not shown)
+    tree: Tree | None = field(default=None, repr=False, compare=False)
+    previous_tree: Tree | None = field(default=None, repr=False, compare=False)
 
 
 After = Callable[[SnapshotOutcome], None]
@@ -322,6 +325,7 @@ def _refused(run: _Run, reason: str, message: str) -> SnapshotOutcome:
         refused=reason,
         message=message,
         newly_excluded=tuple(run.newly_excluded),
+        previous_tree=run.previous,
     )
 
 
@@ -622,6 +626,8 @@ def _finish(
         deleted_paths=tuple(p for p in changes.deleted if run.previous[p].kind != DIR),
         newly_excluded=tuple(run.newly_excluded),
         forced_in=tuple(run.walk.forced_in),
+        tree=tree,
+        previous_tree=run.previous if run.latest is not None else None,
     )
     source = run.request.rule_source()
     rules = Rules(source.host, source.read_tree, dict(run.walk.ignore_files))

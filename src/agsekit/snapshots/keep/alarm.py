@@ -353,7 +353,14 @@ def _measure(
     reference = choose_reference(store, new, session_start=session_start, now=now)
     if reference is None:
         return None
-    new_tree: Tree = snapshot_tree(store, new) if new is not None else {}
-    old_tree = snapshot_tree(store, reference)
+    new_tree: Tree = {}
+    if new is not None:
+        new_tree = outcome.tree if outcome.tree is not None else snapshot_tree(store, new)
+    same = reference == outcome.previous and outcome.previous_tree is not None
+    old_tree = (
+        outcome.previous_tree
+        if same and outcome.previous_tree is not None
+        else (snapshot_tree(store, reference))
+    )
     loss = measure_loss(reference, old_tree, new_tree, outcome.newly_excluded)
     return loss if is_alarming(loss, policy) else None

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.fake_multipass.guest import stop_all_keepers
+
 FAKES = Path(__file__).parents[1] / "fakes"
 REAL = os.environ.get("AGSEKIT_TEST_REAL_MULTIPASS") == "1"
 STATE_ENV = "AGSEKIT_FAKE_MULTIPASS_STATE"
@@ -104,6 +106,8 @@ def multipass(multipass_env: dict[str, str]) -> Iterator[Multipass]:
     if REAL:
         for name in mp.created:
             mp.run("delete", "--purge", name)
+    else:
+        stop_all_keepers(mp.state)  # every modelled instance's processes end with the test
 
 
 @pytest.fixture

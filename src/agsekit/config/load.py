@@ -251,6 +251,7 @@ def _resolve(model: Any, path: Path, locator: _Locator, problems: list[str]) -> 
             agent.version,
             tuple(agent.default_args),
             tuple(agent.env.items()),
+            agent.isolation,
         )
     alarm = AlarmPolicy(
         model.alarm.deleted_fraction, model.alarm.deleted_files, model.alarm.enabled

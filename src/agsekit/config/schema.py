@@ -7,7 +7,7 @@ checks across keys live in load.py, which turns these into the frozen types of m
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator
 
@@ -90,6 +90,7 @@ class AgentModel(Strict):
     version: StrictStr | None = None
     default_args: list[StrictStr] = Field(default_factory=list)
     env: dict[str, StrictStr] = Field(default_factory=dict)
+    isolation: Literal["user", "none"] = "user"
 
     @field_validator("type")
     @classmethod

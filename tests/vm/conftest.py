@@ -92,6 +92,7 @@ def multipass_env(tmp_path: Path) -> dict[str, str]:
     env[STATE_ENV] = str(state)
     if not REAL:
         env["PATH"] = f"{FAKES}{os.pathsep}{env.get('PATH', '')}"
+        env["AGSEKIT_FAKE_MULTIPASS_PYTHON"] = sys.executable
         home = tmp_path / "home"
         home.mkdir()
         env["HOME"] = str(home)

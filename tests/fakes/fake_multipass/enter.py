@@ -1,11 +1,12 @@
 """Enter a modelled instance: build its root, join its namespaces, boot as guest root.
 
 Run as host root by guest.run with one JSON argument. Steps:
-1. (host root) a private mount namespace; the guest's root is a tmpfs under /tmp whose
-   folders are bind mounts of the instance's files (host root can reach them even where
-   the guest's ids could not traverse the test's private temporary folder);
+1. (host root) a private mount namespace; a tmpfs on the staging folder holds the guest's
+   folders as bind mounts of the instance's files;
 2. join the instance's user and PID namespaces (held by its keeper) as guest root, and
-   unshare mount, UTS and IPC namespaces owned by that user namespace;
+   unshare mount, UTS and IPC namespaces owned by that user namespace; from here on paths
+   are relative to the staging folder, since guest ids may not pass through the folders
+   above it (the test's private temporary folder);
 3. fork (the child is in the instance's PID namespace), pivot into the new root, mount
    /proc and /dev/pts, and exec the boot script, which mounts the classic mounts with
    sshfs and runs the command as the default user.
@@ -122,24 +123,22 @@ def join(request: dict[str, Any]) -> None:
     socket.sethostname(request["name"])
 
 
-def new_root(staging: str) -> str:
-    """(guest root) A root of the guest's own, since pivot_root refuses an inherited mount."""
-    root = f"{staging}/root"
-    mount("tmpfs", root, "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
-    tree = f"{staging}/tree"
-    for entry in sorted(os.listdir(tree)):
-        os.mkdir(f"{root}/{entry}")
-        mount(f"{tree}/{entry}", f"{root}/{entry}", None, MS_BIND | MS_REC)
+def new_root() -> None:
+    """(guest root, in the staging folder) A root of the guest's own, ./root: pivot_root
+    refuses a mount inherited from a more privileged namespace."""
+    mount("tmpfs", "root", "tmpfs", MS_NOSUID | MS_NODEV, "mode=755")
+    for entry in sorted(os.listdir("tree")):
+        os.mkdir(f"root/{entry}")
+        mount(f"tree/{entry}", f"root/{entry}", None, MS_BIND | MS_REC)
     for link in TOP_LEVEL:
         if os.path.islink(link):
-            os.symlink(os.readlink(link), root + link)
+            os.symlink(os.readlink(link), "root" + link)
     for folder in ("proc", "mnt", "srv", "media", ".old-root"):
-        os.makedirs(f"{root}/{folder}", exist_ok=True)
-    return root
+        os.makedirs(f"root/{folder}", exist_ok=True)
 
 
-def pivot(root: str) -> None:
-    os.chdir(root)
+def pivot() -> None:
+    os.chdir("root")
     number = PIVOT_ROOT[platform.machine()]
     check(libc.syscall(number, b".", b".old-root"), "pivot_root")
     os.chdir("/")
@@ -160,15 +159,15 @@ def boot(request: dict[str, Any]) -> None:
 
 def main() -> int:
     request = json.loads(sys.argv[1])
-    staging = build_tree(request)
+    os.chdir(build_tree(request))
     join(request)
-    root = new_root(staging)
+    new_root()
     # the guest's Ctrl+C is the guest's business: only the guest's command reacts to it
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     child = os.fork()
     if child == 0:
         try:
-            pivot(root)
+            pivot()
             boot(request)
         finally:
             os._exit(127)

@@ -29,6 +29,7 @@ How the instance is modelled:
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import fcntl
 import json
 import os
@@ -90,6 +91,7 @@ GROUPS = (
     ("ubuntu", 1000, ""),
 )
 SUDOERS = """Defaults env_reset
+Defaults env_keep += "NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR REQUESTS_CA_BUNDLE"
 Defaults mail_badpass
 Defaults secure_path="/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
 Defaults use_pty
@@ -232,15 +234,11 @@ CLONE_NEWNS = 0x00020000
 
 
 def _libc() -> Any:
-    import ctypes
-
     return ctypes.CDLL(None, use_errno=True)
 
 
 def _checked(result: int, what: str) -> None:
     if result != 0:
-        import ctypes
-
         err = ctypes.get_errno()
         raise OSError(err, f"{what}: {os.strerror(err)}")
 
@@ -257,14 +255,19 @@ def _start_time(pid: int) -> str | None:
     return fields[19]
 
 
-def keeper_pid(name: str) -> int | None:
-    """The running keeper's host PID, or None."""
+def _live_pid(pid_file: Path) -> int | None:
+    """The keeper's host PID from its pid file, if that process still runs (the start time
+    tells it from a later process with the same PID)."""
     try:
-        pid_text, started, _token = _keeper_file(name).read_text().split()
+        pid_text, started, _token = pid_file.read_text().split()
     except (OSError, ValueError):
         return None
     pid = int(pid_text)
     return pid if _start_time(pid) == started else None
+
+
+def keeper_pid(name: str) -> int | None:
+    return _live_pid(_keeper_file(name))
 
 
 def ensure_keeper(name: str) -> int:
@@ -277,25 +280,22 @@ def ensure_keeper(name: str) -> int:
         return pid
 
 
-def stop_keeper(name: str) -> None:
-    pid = keeper_pid(name)
-    _keeper_file(name).unlink(missing_ok=True)
+def _stop(pid_file: Path) -> None:
+    pid = _live_pid(pid_file)
+    pid_file.unlink(missing_ok=True)  # alone, this ends the keeper within a second
     if pid is not None:
         with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
+            os.kill(pid, signal.SIGKILL)  # PID 1 gone: the kernel kills the whole namespace
+
+
+def stop_keeper(name: str) -> None:
+    _stop(_keeper_file(name))
 
 
 def stop_all_keepers(state: Path) -> None:
     """For test teardown: end every instance's processes."""
     for path in state.glob("guests/*/keeper.pid"):
-        try:
-            pid_text, started, _token = path.read_text().split()
-        except (OSError, ValueError):
-            continue
-        path.unlink(missing_ok=True)
-        if _start_time(int(pid_text)) == started:
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(int(pid_text), signal.SIGKILL)
+        _stop(path)
 
 
 def _spawn_keeper(name: str) -> int:
@@ -463,8 +463,7 @@ def run(name: str, instance: Instance, line: str, extra_env: dict[str, str]) -> 
         served.append((host_end, _mount_of(target, spec)))
         guest_end.set_inheritable(True)
         mounts.append([guest_end.fileno(), spec["source_path"], target])
-    staging = tempfile.mkdtemp(prefix="fake-multipass-", dir="/tmp")
-    Path(staging).chmod(0o755)
+    staging = tempfile.mkdtemp(prefix="staging-", dir=guest_dir(name))
     request = {
         "name": name,
         "keeper": keeper,
@@ -476,7 +475,7 @@ def run(name: str, instance: Instance, line: str, extra_env: dict[str, str]) -> 
     }
     _serve(served)
     fds = tuple(m[0] for m in mounts if m[0] >= 0)
-    argv = [sys.executable, str(HERE / "enter.py"), json.dumps(request)]
+    argv = [sys.executable, "-S", str(HERE / "enter.py"), json.dumps(request)]
     try:
         return subprocess.run(argv, pass_fds=fds, check=False).returncode
     finally:

@@ -5,10 +5,14 @@
 # itself is made by a set-user-ID root copy of setpriv that only root and group ubuntu may
 # execute, so the kernel enforces who may use it. The environment is reset as sudo's
 # env_reset does (secure_path, HOME of the target user, a few kept variables), plus the
-# names given with --preserve-env; values never appear on a command line.
+# names given with --preserve-env; values never appear on a command line. The CA settings
+# of a TLS-inspecting network (as on CI machines) are kept too, as an env_keep line in
+# sudoers would keep them in a VM on such a network.
 helper=/usr/local/lib/fake-multipass/setpriv
 secure_path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin
-target=root keep_all= keep=(TERM LANG LANGUAGE LINGUAS TZ DISPLAY XAUTHORITY COLORS LS_COLORS)
+target=root keep_all=
+keep=(TERM LANG LANGUAGE LINGUAS TZ DISPLAY XAUTHORITY COLORS LS_COLORS)
+keep+=(NODE_EXTRA_CA_CERTS SSL_CERT_FILE SSL_CERT_DIR REQUESTS_CA_BUNDLE)
 usage() { echo "usage: sudo [-nHE] [-u user] [--preserve-env=list] [--] command [arg ...]" >&2; exit 1; }
 while [ $# -gt 0 ]; do
   case $1 in

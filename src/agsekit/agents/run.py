@@ -1,11 +1,15 @@
 """`agsekit run AGENT`: the agent runs in the VM on the current project folder, with a
 snapshot before it starts, snapshots at the mount's interval while it runs, and a last one
-when it exits, however it exits."""
+when it exits, however it exits.
+
+The agent is started by one `multipass exec` of the launcher (launcher.py), which gets the
+agent's environment on its standard input."""
 
 from __future__ import annotations
 
 import os
 import posixpath
+import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -14,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agsekit.agents import launcher
+from agsekit.agents import identity, launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
 from agsekit.agents.secrets import MASK, AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
@@ -25,6 +29,7 @@ from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, 
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.history.catalog import read_stats
 from agsekit.snapshots.keep.alarm import after_snapshot, raise_emptied_alarm
+from agsekit.tools.ptyrelay import Handover
 from agsekit.vm.backend import RUNNING, VmBackend
 from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
@@ -113,14 +118,7 @@ def run_agent(
             snapshots.before()
         try:
             with snapshots.running() if snapshots is not None else _nothing():
-                code = _launch(
-                    plan,
-                    request,
-                    env=env,
-                    session_id=session.id,
-                    backend=backend,
-                    reporter=reporter,
-                )
+                code = _launch(plan, request, env=env, backend=backend, reporter=reporter)
         finally:
             if snapshots is not None:
                 snapshots.after()
@@ -161,32 +159,30 @@ def _launch(
     request: RunRequest,
     *,
     env: AgentEnvironment,
-    session_id: str,
     backend: VmBackend,
     reporter: Reporter,
 ) -> int:
-    env_path = launcher.env_file(session_id) if env.values else ""
+    """One exec: the launcher reads the environment on its stdin, then becomes the agent."""
+    nonce = secrets.token_hex(16)
+    user = identity.guest_user(plan.agent) if identity.isolated(plan.agent) else ""
     argv = launcher.launch_command(
-        env_path, plan.kind.binary, [*plan.agent.default_args, *request.args]
+        nonce,
+        user,
+        identity.binary_path(plan.agent, plan.kind),
+        plan.kind.binary,
+        [*plan.agent.default_args, *request.args],
     )
     if request.debug:
         # names only: a literal value in the config is as secret as one from the host
         names = ", ".join(f"{k}={MASK}" for k, _ in env.values) or "none"
         reporter.info(f"debug: environment for {plan.agent.name}: {names}")
-        reporter.info(f"debug: running {plan.kind.binary} in {plan.vm}:{plan.guest_workdir}")
-    try:
-        if env_path:
-            # the values travel on stdin, never on a command line
-            written = backend.exec(
-                plan.vm, launcher.write_env_command(env_path), input=env.payload().decode()
-            )
-            if written.returncode != 0:
-                raise AgsekitError(f"could not hand the environment to {plan.vm}: {written.stderr}")
-        with _interrupts_go_to_the_agent():
-            return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir)
-    finally:
-        if env_path:  # normally already gone: the launcher deletes it before the agent starts
-            backend.exec(plan.vm, ["rm", "-f", "--", env_path])
+        who = user or "the VM's user"
+        reporter.info(
+            f"debug: running {plan.kind.binary} as {who} in {plan.vm}:{plan.guest_workdir}"
+        )
+    handover = Handover(launcher.marker(nonce).encode(), env.handover())
+    with _interrupts_go_to_the_agent():
+        return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir, handover=handover)
 
 
 @contextmanager

@@ -28,10 +28,12 @@ def install_agents(
 ) -> None:
     """Install agents into their VMs (Node.js too, for the agents that need it).
 
-    Each agent goes into its `vm` (default: the VM of the mounts). npm-based agents are
-    installed into ~/.local of the VM user, with Node.js from nodejs.org checked against
-    the release's SHA-256 sums; aider is installed with pipx. What is already installed is
-    left alone, so a second run only checks. A `version:` in the config pins the version.
+    Each agent goes into its `vm` (default: the VM of the mounts), as a user of its own
+    (agsekit-NAME, no sudo) with its program under /opt/agsekit/agents/NAME, which only
+    root can change; `isolation: none` keeps the old way (the VM's user, ~/.local).
+    npm-based agents get Node.js from nodejs.org, checked against the release's SHA-256
+    sums; aider is installed with pipx. What is already installed is left alone, so a
+    second run only checks. A `version:` in the config pins the version.
 
     \b
     Examples:
@@ -83,7 +85,7 @@ def run(
     the same place under the mount's target. A snapshot is taken before the agent starts,
     at the mount's interval while it runs, and once more when it exits (Ctrl+C included).
     The exit status is the agent's. Values in the agent's `env:` reach only the agent:
-    never a command line, a log or the VM's disk.
+    never a command line, a log, the screen or a file in the VM.
 
     With no config file at all, offers to write a starter config (one VM, this folder,
     this agent).

@@ -253,6 +253,21 @@ def test_starter_config_is_offered_when_there_is_none(setup: Setup, tmp_path: Pa
     assert check.returncode == 0, check.stderr
 
 
+def test_the_agent_does_not_start_when_the_snapshot_before_fails(setup: Setup) -> None:
+    blocker = setup.backups.parent / "not-a-folder"
+    blocker.write_text("a file where the backup folder's parent should be\n")
+    text = setup.config.read_text().replace(str(setup.backups), str(blocker / "backups"))
+    setup.config.write_text(text)
+    refused = setup.run("run", "claude", "exit", "0")
+    assert refused.returncode == 1, refused.stderr
+    assert "the snapshot before the session failed, so claude was not started" in refused.stderr
+    assert "--no-backups" in refused.stderr
+    assert not (setup.evidence / "pwd").exists(), "the agent ran unprotected"
+    anyway = setup.run("run", "--no-backups", "claude", "exit", "0")
+    assert anyway.returncode == 0, anyway.stderr
+    assert (setup.evidence / "pwd").exists()
+
+
 @dataclass
 class Terminal:
     """The user's terminal, as a terminal emulator holds it: what it shows, what it types."""

@@ -1,6 +1,6 @@
 """`agsekit run AGENT`: the agent runs in the VM on the current project folder, with a
-snapshot before it starts, snapshots at the mount's interval while it runs, and a last one
-when it exits, however it exits.
+snapshot before it starts (no snapshot, no agent, unless --no-backups), snapshots at the
+mount's interval while it runs, and a last one when it exits, however it exits.
 
 The agent is started by one `multipass exec` of the launcher (launcher.py), which gets the
 agent's environment on its standard input."""
@@ -35,6 +35,10 @@ from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
 
 Ask = Callable[[str], bool]
+
+
+class UnprotectedError(AgsekitError):
+    """The snapshot before the session failed: the agent is not started unprotected."""
 
 
 @dataclass(frozen=True)
@@ -220,18 +224,29 @@ class SessionSnapshots:
         self._stop = threading.Event()
         self._emptied_alarm_raised = False
 
-    def _take(self, moment: str, reporter: Reporter) -> SnapshotOutcome | None:
+    def _take(
+        self, moment: str, reporter: Reporter, *, required: bool = False
+    ) -> SnapshotOutcome | None:
+        """Take a snapshot; a failure is a warning, or an error when required (before)."""
         label = f"{moment} {self.plan.agent.name} session {self.session_id}"
         request = SnapshotRequest(self.plan.mount.source, self.plan.mount.backup, label=label)
         try:
             outcome = take_snapshot(request, reporter)
         except NothingToSnapshotError as exc:
+            # the latest snapshot holds the files; an emptied folder has nothing more to lose
             reporter.warning(exc.message)
             self._alarm_for_emptied_source(reporter)
             return None
         except AgsekitError as exc:
-            reporter.warning(f"snapshot {moment} the session failed: {exc.message}")
             self.store.log(f"session {self.session_id}: snapshot {moment} failed: {exc.message}")
+            if required:
+                raise UnprotectedError(
+                    f"the snapshot before the session failed, so {self.plan.agent.name} was "
+                    f"not started: {exc.message}",
+                    hint=f"fix that (snapshots go to {self.plan.mount.backup}), or run with "
+                    "--no-backups to start the agent without snapshots",
+                ) from exc
+            reporter.warning(f"snapshot {moment} the session failed: {exc.message}")
             return None
         after_snapshot(
             self.store, outcome, reporter, alarm=self.alarm, retention=self.plan.mount.retention
@@ -246,7 +261,8 @@ class SessionSnapshots:
         raise_emptied_alarm(self.store, latest, reporter, files=_file_count(self.store, latest))
 
     def before(self) -> None:
-        outcome = self._take("before", self.reporter)
+        """Raises UnprotectedError when the snapshot cannot be taken."""
+        outcome = self._take("before", self.reporter, required=True)
         if outcome is not None:
             what = "taken" if outcome.status == "created" else "unchanged, latest is"
             self.reporter.info(f"snapshot before the session: {what} {outcome.name}")

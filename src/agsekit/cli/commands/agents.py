@@ -83,9 +83,10 @@ def run(
 
     The folder must lie inside a mount of the config; inside the VM the agent starts in
     the same place under the mount's target. A snapshot is taken before the agent starts,
-    at the mount's interval while it runs, and once more when it exits (Ctrl+C included).
-    The exit status is the agent's. Values in the agent's `env:` reach only the agent:
-    never a command line, a log, the screen or a file in the VM.
+    at the mount's interval while it runs, and once more when it exits (Ctrl+C included);
+    when the first one fails the agent is not started (--no-backups runs it without
+    snapshots). The exit status is the agent's. Values in the agent's `env:` reach only
+    the agent: never a command line, a log, the screen or a file in the VM.
 
     With no config file at all, offers to write a starter config (one VM, this folder,
     this agent).

@@ -4,21 +4,27 @@ claude and codex, each with a key of its own, share one VM."""
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
+from pathlib import Path
 
 from tests.agents.conftest import (
     OTHER_SECRET,
     SECRET,
     Setup,
+    config_text,
     files_containing,
     guest_file,
     wait_for,
 )
 from tests.helpers import start_cli
 
+SHARE = "--share-mount"
+
 
 def test_an_agent_runs_as_its_own_user_without_sudo(two: Setup) -> None:
-    result = two.run("run", "claude", "sudo")
+    result = two.run("run", SHARE, "claude", "sudo")
     assert result.returncode == 0, result.stderr
     evidence = two.evidence_of("claude")
     assert (evidence / "user").read_text().strip() == "agsekit-claude"
@@ -27,10 +33,10 @@ def test_an_agent_runs_as_its_own_user_without_sudo(two: Setup) -> None:
 
 
 def test_an_agent_cannot_read_another_agents_environment(two: Setup) -> None:
-    claude = start_cli("run", "claude", "wait", "a", env=two.env, cwd=two.project)
+    claude = start_cli("run", SHARE, "claude", "wait", "a", env=two.env, cwd=two.project)
     try:
         wait_for(two.evidence_of("claude") / "started-a")
-        stolen = two.run("run", "codex", "steal-environ")
+        stolen = two.run("run", SHARE, "codex", "steal-environ")
         assert stolen.returncode == 0, stolen.stderr
         (two.evidence_of("claude") / "go-a").touch()
         _, err = claude.communicate(timeout=60)
@@ -45,11 +51,11 @@ def test_an_agent_cannot_read_another_agents_environment(two: Setup) -> None:
 
 
 def test_an_agent_cannot_replace_another_agents_program(two: Setup) -> None:
-    attack = two.run("run", "codex", "replace-programs", "claude")
+    attack = two.run("run", SHARE, "codex", "replace-programs", "claude")
     assert attack.returncode == 0, attack.stderr
     attempts = (two.evidence_of("codex") / "replaced").read_text()
     assert "replaced" not in attempts.replace("refused", ""), attempts
-    victim = two.run("run", "claude", "exit", "0")
+    victim = two.run("run", SHARE, "claude", "exit", "0")
     assert victim.returncode == 0, victim.stderr
     assert not two.guest_path("/tmp/stolen-token").exists()
     assert files_containing(two.state, SECRET) == []
@@ -77,7 +83,7 @@ def test_no_file_in_the_vm_ever_holds_a_key_not_even_for_root(two: Setup) -> Non
     try:
         wait_for(two.guest_path("/root/seen"))
         for _ in range(3):
-            result = two.run("run", "claude", "exit", "0")
+            result = two.run("run", SHARE, "claude", "exit", "0")
             assert result.returncode == 0, result.stderr
         guest_file(two.guest_path("/root/stop"), "", uid=0)
         assert watcher.wait(timeout=30) == 0
@@ -85,6 +91,18 @@ def test_no_file_in_the_vm_ever_holds_a_key_not_even_for_root(two: Setup) -> Non
         if watcher.poll() is None:
             watcher.kill()
     assert files_containing(two.state, SECRET) == []
+
+
+def test_agents_with_keys_on_one_vms_folders_are_refused_unless_told(two: Setup) -> None:
+    refused = two.run("run", "claude", "exit", "0")
+    assert refused.returncode == 2
+    assert "claude has keys and shares the folders of agentvm with codex" in refused.stderr
+    assert "git hook" in refused.stderr
+    assert "--share-mount" in refused.stderr
+    assert not (two.evidence_of("claude") / "pwd").exists()
+    check = two.run("config-check")
+    assert check.returncode == 0, check.stderr
+    assert "refuses that unless --share-mount" in check.stderr
 
 
 def test_a_folder_the_agent_cannot_reach_is_a_clear_error(setup: Setup) -> None:
@@ -95,3 +113,33 @@ def test_a_folder_the_agent_cannot_reach_is_a_clear_error(setup: Setup) -> None:
     assert "agsekit install-agents" in refused.stderr
     assert setup.run("install-agents").returncode == 0
     assert setup.run("run", "claude", "exit", "0").returncode == 0
+
+
+def test_config_check_and_run_warn_when_an_agent_runs_as_the_vms_user(two: Setup) -> None:
+    agents = two.config.read_text().split("agents:\n", 1)[1]
+    agents = agents.replace("    type: codex\n", "    type: codex\n    isolation: none\n")
+    two.config.write_text(config_text(two.project, two.backups, two.vm, agents))
+    check = two.run("config-check")
+    assert check.returncode == 0, check.stderr
+    assert "the agents in agentvm (claude, codex) can read each other's keys" in check.stderr
+    assert "codex runs as the VM's user (isolation: none)" in check.stderr
+    run = two.run("run", SHARE, "claude", "exit", "0")
+    assert run.returncode == 0, run.stderr
+    assert "can read each other's keys" in run.stderr
+
+
+def test_agents_installed_the_old_way_are_warned_about(two: Setup) -> None:
+    # what an older agsekit recorded (no "isolated"), and a VM where the new install is gone
+    records = Path(two.env["HOME"]) / ".local" / "state" / "agsekit" / "agents.json"
+    old = {two.vm: {n: {"version": "2.0.1", "installed": "x"} for n in ("claude", "codex")}}
+    records.write_text(json.dumps(old))
+    check = two.run("config-check")
+    assert "claude was installed the old way, as the VM's user" in check.stderr
+    assert "codex was installed the old way, as the VM's user" in check.stderr
+    assert two.sh("sudo rm -r /opt/agsekit/agents/claude").returncode == 0
+    run = two.run("run", SHARE, "claude", "exit", "0")
+    assert run.returncode == 0, run.stderr
+    assert "can read each other's keys" in run.stderr
+    assert "claude was installed the old way and runs as ubuntu" in run.stderr
+    assert (two.guest_home / "evidence" / "user").read_text().strip() == "ubuntu"
+    assert os.path.exists(two.guest_home / "evidence" / "token-sha")

@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agsekit.agents import identity, launcher
+from agsekit.agents import identity, isolation, launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
+from agsekit.agents.install import read_records
 from agsekit.agents.secrets import MASK, AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
 from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
@@ -50,6 +51,7 @@ class RunRequest:
     backups: bool = True
     auto_mount: bool = False
     debug: bool = False
+    share_mount: bool = False
 
 
 @dataclass(frozen=True)
@@ -105,6 +107,7 @@ def run_agent(
     """Run the agent and return its exit status."""
     plan = plan_run(config, request)
     env = resolve_environment(plan.agent.name, plan.agent.env, environ)
+    _check_isolation(config, plan, reporter, share_mount=request.share_mount)
     _ready_vm(config, plan, backend, reporter, ask=ask, auto_mount=request.auto_mount)
     session = Session(
         id=new_session_id(),
@@ -127,6 +130,22 @@ def run_agent(
             if snapshots is not None:
                 snapshots.after()
     return code
+
+
+def _check_isolation(
+    config: Config, plan: RunPlan, reporter: Reporter, *, share_mount: bool
+) -> None:
+    """Refuse an agent with keys on folders another agent with keys works on, unless told;
+    warn when the agents of the VM can read each other's keys."""
+    others = isolation.sharing_with(config, plan.agent, plan.vm)
+    if others and not share_mount:
+        raise UsageError(
+            isolation.sharing_message(plan.agent.name, plan.vm, others),
+            hint=isolation.SHARING_HINT,
+        )
+    exposed = isolation.exposure(config, plan.vm, read_records())
+    if exposed is not None:
+        reporter.warning(f"{exposed.message}\n  hint: {exposed.hint}")
 
 
 def _ready_vm(

@@ -63,6 +63,12 @@ def install_agents(
 )
 @click.option("--no-backups", is_flag=True, help="Take no snapshots for this session.")
 @click.option("--auto-mount", is_flag=True, help="Mount the folder without asking if needed.")
+@click.option(
+    "--share-mount",
+    is_flag=True,
+    help="Run an agent with keys even where another agent with keys works on the same "
+    "VM's folders (either can leave code there that the other runs).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
 @click.argument("agent")
@@ -74,6 +80,7 @@ def run(
     workdir: Path | None,
     no_backups: bool,
     auto_mount: bool,
+    share_mount: bool,
     yes: bool,
     config_path: str | None,
     agent: str,
@@ -115,6 +122,7 @@ def run(
         backups=not no_backups,
         auto_mount=auto_mount,
         debug=bool(ctx.obj and ctx.obj.get("debug")),
+        share_mount=share_mount,
     )
     reporter = TerminalReporter(out=sys.stderr)
     return run_agent(

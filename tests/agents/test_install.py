@@ -1,4 +1,4 @@
-"""install-agents and up against the Multipass double (issue 5)."""
+"""install-agents and up against the Multipass double (issue 5; part D: agents apart)."""
 
 from __future__ import annotations
 
@@ -10,44 +10,78 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.conftest import Setup
+from tests.agents.conftest import VERSION, Setup, config_text, install_stand_in, installed
+from tests.fakes.fake_multipass.guest import host_id
 from tests.helpers import write
 
 AGSEKIT = [sys.executable, "-m", "agsekit"]
 
 
 def set_agents(setup: Setup, agents_yaml: str) -> None:
-    text = setup.config.read_text()
-    text = text[: text.index("agents:")] + agents_yaml
-    setup.config.write_text(text)
+    setup.config.write_text(config_text(setup.project, setup.backups, setup.vm, agents_yaml))
 
 
-def fake_installed(setup: Setup, package: str, version: str) -> None:
-    manifest = setup.guest_home / ".local" / "lib" / "node_modules" / package / "package.json"
-    write(manifest, json.dumps({"name": package, "version": version}))
-
-
-def recorded(setup: Setup) -> dict[str, dict[str, dict[str, str]]]:
+def recorded(setup: Setup) -> dict[str, dict[str, dict[str, object]]]:
     path = Path(setup.env["HOME"]) / ".local" / "state" / "agsekit" / "agents.json"
-    data: dict[str, dict[str, dict[str, str]]] = json.loads(path.read_text())
+    data: dict[str, dict[str, dict[str, object]]] = json.loads(path.read_text())
     return data
 
 
-needs_node = pytest.mark.skipif(shutil.which("node") is None, reason="needs node on the host")
-
-
-@needs_node
 def test_installed_agent_is_only_checked_and_its_version_recorded(setup: Setup) -> None:
-    fake_installed(setup, "@anthropic-ai/claude-code", "2.0.1")
     result = setup.run("install-agents")
     assert result.returncode == 0, result.stderr
-    assert "claude: Claude Code 2.0.1 already installed" in result.stdout
+    assert f"claude: Claude Code {VERSION} already installed" in result.stdout
     assert "installing" not in result.stdout
-    assert recorded(setup)[setup.vm]["claude"]["version"] == "2.0.1"
+    assert "creating" not in result.stdout  # users made once: a second run only checks
+    assert recorded(setup)[setup.vm]["claude"] == {
+        "version": VERSION,
+        "installed": recorded(setup)[setup.vm]["claude"]["installed"],
+        "isolated": True,
+    }
+
+
+def test_each_agent_gets_a_user_without_sudo_and_an_install_it_cannot_change(
+    bare: Setup,
+) -> None:
+    install_stand_in(bare, "claude", "claude")
+    result = bare.run("install-agents")
+    assert result.returncode == 0, result.stderr
+    assert "creating the agents' users: agsekit-claude" in result.stdout
+    assert "chmod o+x" in result.stdout and "/home/ubuntu" in result.stdout
+    checks = {
+        "groups": "id -Gn agsekit-claude",
+        "sudo": "sudo -u agsekit-claude -- sudo -n true 2>&1; echo $?",
+        "program": "stat -c '%U:%G %a' /opt/agsekit/agents/claude/bin/claude",
+        "agent-writes": "sudo -u agsekit-claude -- test -w /opt/agsekit/agents/claude/bin/claude"
+        " && echo yes || echo no",
+        "user-writes": "test -w /opt/agsekit/agents/claude/bin/claude && echo yes || echo no",
+        "home": "sudo stat -c '%U %a' /home/agsekit-claude",
+        "mounts": "stat -c %A /home/ubuntu",
+    }
+    seen = {key: bare.sh(script).stdout.strip() for key, script in checks.items()}
+    assert seen["groups"] == "agsekit-claude"  # not sudo, not admin, nothing else
+    assert seen["sudo"].endswith("1") and "password is required" in seen["sudo"]
+    assert seen["program"] == "root:root 755"
+    assert seen["agent-writes"] == "no"
+    assert seen["user-writes"] == "no"
+    assert seen["home"] == "agsekit-claude 700"
+    assert seen["mounts"] == "drwxr-x--x"  # others may pass through, not list
+
+
+def test_without_passwordless_sudo_agents_are_installed_the_old_way(bare: Setup) -> None:
+    install_stand_in(bare, "claude", "claude")
+    # a VM whose user needs a password for sudo (a custom image, say)
+    assert bare.sh("sudo chmod 0700 /usr/local/lib/fake-multipass/setpriv").returncode == 0
+    result = bare.run("install-agents")
+    assert result.returncode == 0, result.stderr
+    assert "no passwordless sudo" in result.stderr
+    assert "read each other's keys" in result.stderr
+    assert recorded(bare)[bare.vm]["claude"]["isolated"] is False
+    assert bare.sh("id agsekit-claude").returncode != 0
 
 
 def registry_reachable() -> bool:
-    if shutil.which("npm") is None:
+    if shutil.which("npm") is None or shutil.which("node") is None:
         return False
     try:
         probe = subprocess.run(
@@ -62,31 +96,31 @@ def registry_reachable() -> bool:
 
 
 needs_registry = pytest.mark.skipif(
-    not registry_reachable(), reason="the npm registry is not reachable"
+    not registry_reachable(), reason="node, npm or the npm registry are not available"
 )
 
 
-@needs_node
 @needs_registry
-def test_real_npm_agent_installs_once_then_is_left_alone(setup: Setup) -> None:
-    set_agents(setup, "agents:\n  codex:\n    type: codex\n")
-    first = setup.run("install-agents", "codex")
+def test_real_npm_agent_installs_as_root_once_then_is_left_alone(bare: Setup) -> None:
+    set_agents(bare, "  codex:\n    type: codex\n")
+    first = bare.run("install-agents", "codex")
     assert first.returncode == 0, first.stdout + first.stderr
     assert "installing codex: @openai/codex@latest" in first.stdout
-    binary = setup.guest_home / ".local" / "bin" / "codex"
+    assert "installed in /opt/agsekit/agents/codex" in first.stdout
+    binary = bare.guest_path("/opt/agsekit/agents/codex/bin/codex")
     assert binary.exists()
-    version = recorded(setup)[setup.vm]["codex"]["version"]
-    second = setup.run("install-agents", "codex")
+    assert binary.lstat().st_uid == host_id(0)  # root's in the guest
+    version = recorded(bare)[bare.vm]["codex"]["version"]
+    second = bare.run("install-agents", "codex")
     assert second.returncode == 0, second.stderr
     assert f"codex: Codex CLI {version} already installed" in second.stdout
     assert "installing" not in second.stdout
 
 
-@needs_node
 @needs_registry
-def test_failed_install_shows_the_installers_last_lines(setup: Setup) -> None:
-    set_agents(setup, "agents:\n  codex:\n    type: codex\n    version: 0.0.0-no-such-version\n")
-    result = setup.run("install-agents")
+def test_failed_install_shows_the_installers_last_lines(bare: Setup) -> None:
+    set_agents(bare, "  codex:\n    type: codex\n    version: 0.0.0-no-such-version\n")
+    result = bare.run("install-agents")
     assert result.returncode == 1
     assert "installing codex: @openai/codex@0.0.0-no-such-version failed" in result.stderr
     assert "No matching version" in result.stderr or "ETARGET" in result.stderr
@@ -99,9 +133,7 @@ def test_unknown_agent_name_is_a_usage_error(setup: Setup) -> None:
     assert "no agent named 'nope'" in result.stderr
 
 
-@needs_node
 def test_up_brings_everything_up_and_skips_what_is_done(setup: Setup, tmp_path: Path) -> None:
-    fake_installed(setup, "@anthropic-ai/claude-code", "2.0.1")
     setup.run("umount", "--all")
     setup.mp.ok("stop", setup.vm)
     bin_dir = tmp_path / "host-tools"
@@ -124,3 +156,14 @@ def test_up_brings_everything_up_and_skips_what_is_done(setup: Setup, tmp_path: 
     assert again.returncode == 0, again.stderr
     assert "[3/5] start VMs: all VMs running" in again.stdout
     assert "[5/5] mount folders: all folders mounted" in again.stdout
+
+
+def test_isolation_none_keeps_the_old_way(bare: Setup) -> None:
+    set_agents(bare, "  claude:\n    type: claude\n    isolation: none\n")
+    install_stand_in(bare, "claude", "claude")
+    installed(bare)
+    assert recorded(bare)[bare.vm]["claude"]["isolated"] is False
+    assert bare.sh("id agsekit-claude").returncode != 0
+    result = bare.run("run", "claude", "exit", "0")
+    assert result.returncode == 0, result.stderr
+    assert (bare.guest_home / "evidence" / "user").read_text().strip() == "ubuntu"

@@ -3,17 +3,24 @@ mounted folder, with snapshots around it (issue 5)."""
 
 from __future__ import annotations
 
+import base64
+import fcntl
 import hashlib
 import json
 import os
+import pty
+import select
 import shlex
 import signal
+import struct
 import subprocess
 import sys
+import termios
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
-from tests.agents.conftest import SECRET, Setup
+from tests.agents.conftest import SECRET, Setup, files_containing, has, wait_for
 from tests.helpers import describe_tree, snapshots_in, start_cli, write
 
 
@@ -72,7 +79,7 @@ def test_secret_reaches_the_agent_but_no_command_line_disk_or_log(setup: Setup) 
     proc = start_cli("run", "claude", "wait", "one", env=setup.env, cwd=setup.project)
     try:
         wait_for(setup.evidence / "started-one")
-        host_hits = [p for p in Path("/proc").glob("[0-9]*/cmdline") if _has(p, SECRET)]
+        host_hits = [p for p in Path("/proc").glob("[0-9]*/cmdline") if has(p, SECRET)]
         assert host_hits == [], "the secret is on a host command line"
         (setup.evidence / "go-one").touch()
         _, err = proc.communicate(timeout=60)
@@ -84,9 +91,9 @@ def test_secret_reaches_the_agent_but_no_command_line_disk_or_log(setup: Setup) 
     assert (setup.evidence / "plain").read_text() == "plain-value"
     assert (setup.evidence / "cmdline-hits-one").read_text() == "", "secret on a VM command line"
     # the double's whole state: every instance's home, its /dev/shm, its logs
-    assert _files_containing(setup.guest_home.parent.parent, SECRET) == []
+    assert files_containing(setup.guest_home.parent.parent, SECRET) == []
     assert not any((setup.guest_home.parent.parent / "shm" / setup.vm).iterdir())
-    assert _files_containing(setup.backups, SECRET) == []
+    assert files_containing(setup.backups, SECRET) == []
     assert SECRET not in err
 
 
@@ -246,26 +253,109 @@ def test_starter_config_is_offered_when_there_is_none(setup: Setup, tmp_path: Pa
     assert check.returncode == 0, check.stderr
 
 
-def wait_for(path: Path, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while not path.exists():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{path} never appeared")
-        time.sleep(0.05)
+def test_the_agent_does_not_start_when_the_snapshot_before_fails(setup: Setup) -> None:
+    blocker = setup.backups.parent / "not-a-folder"
+    blocker.write_text("a file where the backup folder's parent should be\n")
+    text = setup.config.read_text().replace(str(setup.backups), str(blocker / "backups"))
+    setup.config.write_text(text)
+    refused = setup.run("run", "claude", "exit", "0")
+    assert refused.returncode == 1, refused.stderr
+    assert "the snapshot before the session failed, so claude was not started" in refused.stderr
+    assert "--no-backups" in refused.stderr
+    assert not (setup.evidence / "pwd").exists(), "the agent ran unprotected"
+    anyway = setup.run("run", "--no-backups", "claude", "exit", "0")
+    assert anyway.returncode == 0, anyway.stderr
+    assert (setup.evidence / "pwd").exists()
 
 
-def _has(path: Path, needle: str) -> bool:
+@dataclass
+class Terminal:
+    """The user's terminal, as a terminal emulator holds it: what it shows, what it types."""
+
+    master: int
+    proc: subprocess.Popen[bytes]
+    shown: bytes = b""
+
+    def read(self, timeout: float = 0.1) -> bool:
+        ready, _, _ = select.select([self.master], [], [], timeout)
+        if not ready:
+            return False
+        try:
+            data = os.read(self.master, 65536)
+        except OSError:
+            return False
+        self.shown += data
+        return bool(data)
+
+    def wait_for(self, path: Path, timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        while not path.exists():
+            assert time.monotonic() < deadline, f"{path} never appeared; shown {self.shown!r}"
+            self.read()
+
+    def finish(self, timeout: float = 60) -> int:
+        deadline = time.monotonic() + timeout
+        while self.proc.poll() is None:
+            assert time.monotonic() < deadline, f"agsekit did not exit; shown {self.shown!r}"
+            self.read()
+        while self.read():
+            pass
+        return self.proc.returncode
+
+
+def on_a_terminal(setup: Setup, *args: str, rows: int = 30, cols: int = 100) -> Terminal:
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agsekit", "run", *args],
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+        env={**os.environ, **setup.env},
+        cwd=setup.project,
+        start_new_session=True,
+    )
+    os.close(slave)
+    return Terminal(master, proc)
+
+
+def test_on_a_terminal_the_agent_gets_one_and_the_key_is_never_shown(setup: Setup) -> None:
+    term = on_a_terminal(setup, "claude", "size")
     try:
-        return needle.encode() in path.read_bytes()
-    except OSError:
-        return False
+        term.wait_for(setup.evidence / "started-size")
+        assert (setup.evidence / "size-1").read_text().split() == ["30", "100"]
+        fcntl.ioctl(term.master, termios.TIOCSWINSZ, struct.pack("HHHH", 45, 120, 0, 0))
+        os.kill(term.proc.pid, signal.SIGWINCH)  # what the terminal's resize sends
+        time.sleep(0.5)
+        (setup.evidence / "go-size").touch()
+        assert term.finish() == 0, term.shown
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        os.close(term.master)
+    assert (setup.evidence / "stdin").read_text().strip() == "tty"
+    assert (setup.evidence / "size-2").read_text().split() == ["45", "120"]
+    expected = hashlib.sha256(SECRET.encode()).hexdigest()
+    assert (setup.evidence / "token-sha").read_text().strip() == expected
+    encoded = base64.b64encode(f"AGENT_TOKEN={SECRET}".encode())
+    for needle in (SECRET.encode(), encoded[:16], b"agsekit-ready"):
+        assert needle not in term.shown, f"{needle!r} was on the screen"
+    assert b"no changes since snapshot" in term.shown  # the session ended normally
 
 
-def _files_containing(root: Path, needle: str) -> list[Path]:
-    hits = []
-    for folder, _dirs, files in os.walk(root):
-        for name in files:
-            path = Path(folder) / name
-            if not path.is_symlink() and _has(path, needle):
-                hits.append(path)
-    return hits
+def test_on_a_terminal_ctrl_c_reaches_the_agent_and_the_last_snapshot_is_taken(
+    setup: Setup,
+) -> None:
+    term = on_a_terminal(setup, "claude", "trap")
+    try:
+        term.wait_for(setup.evidence / "started-trap")
+        write(setup.project / "late.txt", "written while the agent ran")
+        os.write(term.master, b"\x03")  # Ctrl+C: a byte, as a terminal in raw mode sends it
+        assert term.finish() == 130, term.shown
+    finally:
+        if term.proc.poll() is None:
+            term.proc.kill()
+        os.close(term.master)
+    assert b"interrupted" in term.shown
+    last = setup.backups / snapshots_in(setup.backups)[-1]
+    assert (last / "late.txt").read_text() == "written while the agent ran"

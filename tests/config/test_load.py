@@ -36,6 +36,7 @@ def test_example_config_loads() -> None:
     assert mount.source == Path.home() / "projects" / "my-project"
     assert mount.vm == "agent-ubuntu"
     assert config.agents["claude"].env == (("ANTHROPIC_API_KEY", "${ANTHROPIC_API_KEY}"),)
+    assert config.agents["claude"].isolation == "user"
 
 
 def test_mount_defaults(tmp_path: Path) -> None:
@@ -111,6 +112,10 @@ def test_unknown_key_names_line_path_and_suggestion(tmp_path: Path) -> None:
         ("retention: {keep_within: soon}\n", "retention.keep_within: not a duration"),
         ("alarm: {deleted_fraction: 2}\n", "alarm.deleted_fraction: input should be less than"),
         ("agents:\n  x: {type: claud}\n", "config.yaml:2: agents.x.type: unknown agent type"),
+        (
+            "agents:\n  x: {type: claude, isolation: root}\n",
+            "agents.x.isolation: input should be 'user' or 'none' (got 'root')",
+        ),
         ("vms:\n  bad_name: {}\n", "config.yaml:2: vms.bad_name: not a valid VM name"),
         ("- a\n- b\n", "(top level): the top level must be a mapping"),
     ],

@@ -14,6 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.fakes.fake_multipass.guest import stop_all_keepers
+
 FAKES = Path(__file__).parents[1] / "fakes"
 REAL = os.environ.get("AGSEKIT_TEST_REAL_MULTIPASS") == "1"
 STATE_ENV = "AGSEKIT_FAKE_MULTIPASS_STATE"
@@ -90,6 +92,7 @@ def multipass_env(tmp_path: Path) -> dict[str, str]:
     env[STATE_ENV] = str(state)
     if not REAL:
         env["PATH"] = f"{FAKES}{os.pathsep}{env.get('PATH', '')}"
+        env["AGSEKIT_FAKE_MULTIPASS_PYTHON"] = sys.executable
         home = tmp_path / "home"
         home.mkdir()
         env["HOME"] = str(home)
@@ -104,6 +107,8 @@ def multipass(multipass_env: dict[str, str]) -> Iterator[Multipass]:
     if REAL:
         for name in mp.created:
             mp.run("delete", "--purge", name)
+    else:
+        stop_all_keepers(mp.state)  # every modelled instance's processes end with the test
 
 
 @pytest.fixture

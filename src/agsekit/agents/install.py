@@ -3,18 +3,25 @@
 A run first asks the VM, in one call, what is installed; only what is missing, or pinned
 to another version, or asked to be upgraded, is installed. So a run where everything is in
 place takes one round trip per VM.
+
+Agents with `isolation: user` (the default) get a user of their own and an install only
+root can change (see identity.py). That needs the VM's user to have passwordless sudo (it
+has, in Multipass' Ubuntu images); without it they are installed the old way, as the VM's
+user, with a warning, and the record says so (config-check and run warn from it).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import posixpath
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Any
 
-from agsekit.agents import scripts
+from agsekit.agents import identity, scripts
 from agsekit.agents.catalogue import NODE_VERSION, AgentKind, kind_of
 from agsekit.config.model import AgentSpec, Config
 from agsekit.core.errors import AgsekitError, UsageError
@@ -27,9 +34,18 @@ class InstallError(AgsekitError):
 
 
 @dataclass(frozen=True)
+class AgentState:
+    version: str | None  # in its own prefix
+    user: bool  # its own user exists
+    old_version: str | None  # installed the old way, as the VM's user
+
+
+@dataclass(frozen=True)
 class Installed:
+    sudo: bool
     node: str | None
-    packages: dict[str, str | None]  # package -> version (None: missing)
+    agents: dict[str, AgentState]  # by agent name
+    closed: tuple[str, ...] = ()  # folders above the mounts that agent users cannot pass
 
 
 @dataclass(frozen=True)
@@ -38,6 +54,14 @@ class AgentResult:
     vm: str
     version: str | None
     action: str  # "present", "installed", "upgraded"
+    isolated: bool = True
+
+
+@dataclass
+class _VmPlan:
+    vm: str
+    agents: list[AgentSpec]
+    folders: list[str] = field(default_factory=list)
 
 
 def agents_to_install(config: Config, names: Sequence[str], all_agents: bool) -> list[AgentSpec]:
@@ -66,20 +90,55 @@ def vm_of(agent: AgentSpec, config: Config) -> str:
     raise UsageError("no VM configured", hint="add one under 'vms:' in the config")
 
 
-def check_installed(backend: VmBackend, vm: str, kinds: Sequence[AgentKind]) -> Installed:
-    items = [f"{k.installer}:{k.package}" for k in kinds]
-    result = backend.exec(vm, ["bash", "-c", scripts.CHECK, "agsekit-check", *items])
+def folders_above_mounts(config: Config, vm: str) -> list[str]:
+    """Every folder an agent user passes through to reach the VM's mount targets."""
+    found: list[str] = []
+    for mount in config.mounts:
+        if mount.vm != vm:
+            continue
+        parent = posixpath.dirname(mount.target.rstrip("/"))
+        while parent not in ("/", "") and parent not in found:
+            found.append(parent)
+            parent = posixpath.dirname(parent)
+    return sorted(found)
+
+
+def check_installed(
+    backend: VmBackend, vm: str, agents: Sequence[AgentSpec], folders: Sequence[str] = ()
+) -> Installed:
+    items: list[str] = []
+    for agent in agents:
+        kind = kind_of(agent.type)
+        user = identity.guest_user(agent) if identity.isolated(agent) else ""
+        items += [kind.installer, kind.package, identity.install_dir(agent), user]
+    argv = ["bash", "-c", scripts.CHECK, "agsekit-check", *items, "--", *folders]
+    result = backend.exec(vm, argv)
     if result.returncode != 0:
         raise InstallError(f"could not look at what is installed in {vm}: {_tail(result.stderr)}")
-    node: str | None = None
-    packages: dict[str, str | None] = {}
-    for line in result.stdout.splitlines():
+    return _parse_check(result.stdout, agents)
+
+
+def _parse_check(text: str, agents: Sequence[AgentSpec]) -> Installed:
+    sudo, node = False, None
+    states: dict[str, AgentState] = {}
+    closed: list[str] = []
+    for line in text.splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[0] == "node":
+        if parts[:1] == ["sudo"] and len(parts) == 2:
+            sudo = parts[1] == "yes"
+        elif parts[:1] == ["node"] and len(parts) == 2:
             node = None if parts[1] == "-" else parts[1]
-        elif len(parts) == 3:
-            packages[parts[1]] = None if parts[2] == "-" else parts[2]
-    return Installed(node, packages)
+        elif parts[:1] == ["agent"] and len(parts) == 5 and parts[1].isdigit():
+            index = int(parts[1])
+            if index < len(agents):
+                states[agents[index].name] = AgentState(
+                    version=None if parts[2] == "-" else parts[2],
+                    user=parts[3] == "yes",
+                    old_version=None if parts[4] == "-" else parts[4],
+                )
+        elif line.startswith("closed "):
+            closed.append(line[len("closed ") :])
+    return Installed(sudo, node, states, tuple(closed))
 
 
 def install_agents(
@@ -90,52 +149,131 @@ def install_agents(
     *,
     upgrade: bool = False,
 ) -> list[AgentResult]:
-    by_vm: dict[str, list[AgentSpec]] = {}
+    plans: dict[str, _VmPlan] = {}
     for agent in agents:
-        by_vm.setdefault(vm_of(agent, config), []).append(agent)
+        vm = vm_of(agent, config)
+        plans.setdefault(vm, _VmPlan(vm, [], folders_above_mounts(config, vm))).agents.append(agent)
     results = []
-    for vm, vm_agents in by_vm.items():
-        results += _install_in_vm(vm, vm_agents, backend, reporter, upgrade=upgrade)
+    for plan in plans.values():
+        results += _install_in_vm(plan, backend, reporter, upgrade=upgrade)
     record_versions(results)
     return results
 
 
 def _install_in_vm(
-    vm: str, agents: Sequence[AgentSpec], backend: VmBackend, reporter: Reporter, *, upgrade: bool
+    plan: _VmPlan, backend: VmBackend, reporter: Reporter, *, upgrade: bool
 ) -> list[AgentResult]:
-    kinds = [kind_of(a.type) for a in agents]
+    vm = plan.vm
     reporter.info(f"[{vm}] checking installed agents")
-    installed = check_installed(backend, vm, kinds)
-    results = []
-    for agent, kind in zip(agents, kinds, strict=True):
-        have = installed.packages.get(kind.package)
-        if have is not None and not upgrade and agent.version in (None, have):
-            reporter.info(f"[{vm}] {agent.name}: {kind.title} {have} already installed")
-            results.append(AgentResult(agent.name, vm, have, "present"))
-            continue
-        if kind.installer == "npm" and not _node_ok(installed.node, kind.min_node):
-            node_title = f"Node.js {NODE_VERSION}"
-            _step(
-                backend,
-                vm,
-                reporter,
-                title=node_title,
-                script=scripts.INSTALL_NODE,
-                arg=NODE_VERSION,
-            )
-            installed = check_installed(backend, vm, kinds)
-        spec = _package_spec(kind, agent.version)
-        _step(
-            backend, vm, reporter, title=f"{agent.name}: {spec}", script=_script_for(kind), arg=spec
+    installed = check_installed(backend, vm, plan.agents, plan.folders)
+    own = [a for a in plan.agents if identity.isolated(a)]
+    if own and not installed.sudo:
+        names = ", ".join(a.name for a in own)
+        reporter.warning(
+            f"[{vm}] the VM's user has no passwordless sudo, so {names} cannot get users of "
+            f"their own: installing as the VM's user, where the agents in {vm} can read each "
+            "other's keys"
         )
-        now = check_installed(backend, vm, [kind]).packages.get(kind.package)
-        if now is None:
-            raise InstallError(
-                f"[{vm}] {agent.name}: the installer ran but {kind.binary} is missing"
-            )
-        reporter.info(f"[{vm}] {agent.name}: {kind.title} {now} installed")
-        results.append(AgentResult(agent.name, vm, now, "upgraded" if have else "installed"))
+        own = []
+    _prepare(backend, vm, reporter, own, installed)
+    results = []
+    for agent in plan.agents:
+        place = _Place(backend, vm, reporter)
+        result, node = _install_one(
+            place, agent, isolated=agent in own, installed=installed, upgrade=upgrade
+        )
+        installed = replace(installed, node=node)
+        results.append(result)
     return results
+
+
+def _prepare(
+    backend: VmBackend,
+    vm: str,
+    reporter: Reporter,
+    agents: Sequence[AgentSpec],
+    installed: Installed,
+) -> None:
+    """Create the agents' users and open the folders above the mounts for them."""
+    missing = [
+        identity.guest_user(a)
+        for a in agents
+        if not installed.agents.get(a.name, AgentState(None, False, None)).user
+    ]
+    closed = list(installed.closed) if agents else []
+    if not missing and not closed:
+        return
+    if missing:
+        reporter.info(f"[{vm}] creating the agents' users: {', '.join(missing)}")
+    if closed:
+        reporter.info(
+            f"[{vm}] letting agent users pass through (not list) {', '.join(closed)} "
+            "to reach the mounted folders (chmod o+x)"
+        )
+    argv = ["bash", "-c", scripts.PREPARE, "agsekit-prepare", *missing, "--", *closed]
+    result = backend.exec(vm, argv)
+    if result.returncode != 0:
+        raise InstallError(
+            f"[{vm}] could not create the agents' users (exit {result.returncode})",
+            hint="last lines of its output:\n    "
+            + "\n    ".join(_tail(result.stdout + "\n" + result.stderr, lines=8).splitlines()),
+        )
+
+
+@dataclass(frozen=True)
+class _Place:
+    backend: VmBackend
+    vm: str
+    reporter: Reporter
+
+
+def _install_one(
+    place: _Place, agent: AgentSpec, *, isolated: bool, installed: Installed, upgrade: bool
+) -> tuple[AgentResult, str | None]:
+    """Install one agent unless it is in place; returns the result and Node.js' version."""
+    backend, vm, reporter = place.backend, place.vm, place.reporter
+    kind = kind_of(agent.type)
+    node = installed.node
+    state = installed.agents.get(agent.name, AgentState(None, False, None))
+    have = state.version if isolated else state.old_version
+    if have is not None and not upgrade and agent.version in (None, have):
+        reporter.info(f"[{vm}] {agent.name}: {kind.title} {have} already installed")
+        return AgentResult(agent.name, vm, have, "present", isolated), node
+    if kind.installer == "npm" and not _node_ok(node, kind.min_node):
+        title = f"Node.js {NODE_VERSION}"
+        _step(backend, vm, reporter, title=title, script=scripts.INSTALL_NODE, args=[NODE_VERSION])
+        node = NODE_VERSION
+    spec = _package_spec(kind, agent.version)
+    script, args = _installer(kind, agent, isolated, spec)
+    _step(backend, vm, reporter, title=f"{agent.name}: {spec}", script=script, args=args)
+    now = _version_now(backend, vm, agent, isolated)
+    if now is None:
+        raise InstallError(f"[{vm}] {agent.name}: the installer ran but {kind.binary} is missing")
+    where = identity.install_dir(agent) if isolated else "the VM user's ~/.local"
+    reporter.info(f"[{vm}] {agent.name}: {kind.title} {now} installed in {where}")
+    if isolated and state.old_version is not None:
+        reporter.info(
+            f"[{vm}] {agent.name}: the old install in ~/.local is no longer used (it may be "
+            "removed)"
+        )
+    return AgentResult(agent.name, vm, now, "upgraded" if have else "installed", isolated), node
+
+
+def _version_now(backend: VmBackend, vm: str, agent: AgentSpec, isolated: bool) -> str | None:
+    state = check_installed(backend, vm, [agent]).agents.get(agent.name)
+    if state is None:
+        return None
+    return state.version if isolated else state.old_version
+
+
+def _installer(
+    kind: AgentKind, agent: AgentSpec, isolated: bool, spec: str
+) -> tuple[str, list[str]]:
+    npm = kind.installer == "npm"
+    if not isolated:
+        return (scripts.INSTALL_NPM_SHARED if npm else scripts.INSTALL_PIPX_SHARED), [spec]
+    script = scripts.INSTALL_NPM if npm else scripts.INSTALL_PIPX
+    return script, [identity.install_dir(agent), spec]
 
 
 def _node_ok(version: str | None, minimum: int) -> bool:
@@ -153,15 +291,11 @@ def _package_spec(kind: AgentKind, version: str | None) -> str:
     return f"{kind.package}=={version}" if version else kind.package
 
 
-def _script_for(kind: AgentKind) -> str:
-    return scripts.INSTALL_NPM if kind.installer == "npm" else scripts.INSTALL_PIPX
-
-
 def _step(
-    backend: VmBackend, vm: str, reporter: Reporter, *, title: str, script: str, arg: str
+    backend: VmBackend, vm: str, reporter: Reporter, *, title: str, script: str, args: list[str]
 ) -> None:
     reporter.info(f"[{vm}] installing {title} ...")
-    result = backend.exec(vm, ["bash", "-c", script, "agsekit-install", arg])
+    result = backend.exec(vm, ["bash", "-c", script, "agsekit-install", *args])
     if result.returncode != 0:
         raise InstallError(
             f"[{vm}] installing {title} failed (exit {result.returncode})",
@@ -181,18 +315,26 @@ def state_file(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base).expanduser() / "agsekit" / "agents.json"
 
 
-def record_versions(results: Sequence[AgentResult]) -> None:
-    """Remember which version is installed where (the `version` a run without a pin got)."""
-    path = state_file()
+def read_records(path: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+    """What install-agents recorded: VM -> agent -> version, installed, isolated."""
     try:
-        data = json.loads(path.read_text())
+        data = json.loads((path or state_file()).read_text())
     except (OSError, ValueError):
-        data = {}
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def record_versions(results: Sequence[AgentResult]) -> None:
+    """Remember which version is installed where (the `version` a run without a pin got),
+    and whether it has a user of its own."""
+    path = state_file()
+    data = read_records(path)
     stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
     for result in results:
         entry = data.setdefault(result.vm, {}).setdefault(result.agent, {})
         if entry.get("version") != result.version or result.action != "present":
             entry.update({"version": result.version, "installed": stamp})
+        entry["isolated"] = result.isolated
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(data, indent=2) + "\n")

@@ -1,41 +1,65 @@
-"""How an agent is started in the VM without its secrets ever being on a command line.
+"""How an agent is started in the VM: one `multipass exec`, its environment handed over on
+the launcher's standard input, never a file and never a command line.
 
-Step 1 (no terminal): `bash -c 'umask 077; cat > FILE'` with the NUL-separated NAME=VALUE
-records on stdin writes them to a file in /dev/shm (RAM, never the VM's disk).
-Step 2 (the terminal attached): the launcher script reads that file, deletes it, exports
-the values and execs the agent, so `ps` in the VM shows only the agent's own arguments.
+The launcher (a fixed script; values reach it only as "$@" arguments that are not secret)
+decides how the agent runs: as its own user (`sudo -u agsekit-NAME`, a program under
+/opt/agsekit that only root can change, found by its absolute path), or as the VM's user
+(`isolation: none`, or an agent installed the old way). Before it reads the environment it
+turns echo off when stdin is a terminal and prints a one-time marker, on which agsekit
+writes the values: base64 lines (no byte a terminal would act on, no line near the 4096
+bytes of a terminal's line buffer), then a line with a single dot. It restores the terminal,
+exports the values and execs the agent, so `ps` shows only the agent's own arguments.
 """
 
 from __future__ import annotations
 
-# $1: env file (may be empty), $2...: the agent's command line
+# $1 nonce, $2 agent user ("": the VM's user), $3 program (absolute), $4 the program's
+# name in ~/.local/bin (an old-style install), $5...: the agent's arguments
 LAUNCHER = r"""
-set -e
-env_file=$1
-shift
-if [ -n "$env_file" ] && [ -f "$env_file" ]; then
-  while IFS= read -r -d '' pair; do export "$pair"; done < "$env_file"
-  rm -f -- "$env_file"
-fi
-export PATH="$HOME/.local/bin:$PATH"
-if ! command -v "$1" >/dev/null 2>&1; then
-  echo "agsekit: $1 is not installed in this VM; run: agsekit install-agents" >&2
+nonce=$1 user=$2 program=$3 name=$4
+shift 4
+PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin
+export PATH
+if [ -n "$user" ] && [ -x "$program" ] && id -u -- "$user" >/dev/null 2>&1; then
+  if ! sudo -n -u "$user" -- test -x "$PWD" 2>/dev/null; then
+    echo "agsekit: the agent's user $user cannot reach $PWD in this VM;" \
+      "run: agsekit install-agents" >&2
+    exit 126
+  fi
+elif [ -x "$HOME/.local/bin/$name" ]; then
+  if [ -n "$user" ]; then
+    echo "agsekit: warning: $name was installed the old way and runs as $(id -un)," \
+      "which can read every agent's keys in this VM; run: agsekit install-agents" >&2
+  fi
+  user= program=$HOME/.local/bin/$name
+else
+  echo "agsekit: $name is not installed in this VM; run: agsekit install-agents" >&2
   exit 127
 fi
-exec "$@"
+if [ -t 0 ]; then
+  saved=$(stty -g)
+  stty -echo
+  printf '%s\n' "agsekit-ready-$nonce"
+fi
+encoded=
+while IFS= read -r line && [ "$line" != . ]; do encoded+=$line; done
+if [ -t 0 ]; then stty "$saved"; fi
+names=COLORTERM
+while IFS= read -r -d '' pair; do
+  export "$pair"
+  names+=,${pair%%=*}
+done < <(printf '%s' "$encoded" | base64 -d)
+unset encoded line pair saved
+if [ -n "$user" ]; then
+  exec sudo -n -H -u "$user" --preserve-env="$names" -- "$program" "$@"
+fi
+exec "$program" "$@"
 """.strip()
 
-WRITE_ENV = 'umask 077 && cat > "$1"'
+
+def marker(nonce: str) -> str:
+    return f"agsekit-ready-{nonce}"
 
 
-def env_file(session_id: str) -> str:
-    # a path in the guest's RAM; the guest creates it with umask 077
-    return f"/dev/shm/agsekit-{session_id}.env"  # noqa: S108
-
-
-def write_env_command(path: str) -> list[str]:
-    return ["bash", "-c", WRITE_ENV, "agsekit-env", path]
-
-
-def launch_command(path: str, binary: str, args: list[str]) -> list[str]:
-    return ["bash", "-c", LAUNCHER, "agsekit-launch", path, binary, *args]
+def launch_command(nonce: str, user: str, program: str, name: str, args: list[str]) -> list[str]:
+    return ["bash", "-c", LAUNCHER, "agsekit-launch", nonce, user, program, name, *args]

@@ -1,11 +1,15 @@
 """`agsekit run AGENT`: the agent runs in the VM on the current project folder, with a
-snapshot before it starts, snapshots at the mount's interval while it runs, and a last one
-when it exits, however it exits."""
+snapshot before it starts (no snapshot, no agent, unless --no-backups), snapshots at the
+mount's interval while it runs, and a last one when it exits, however it exits.
+
+The agent is started by one `multipass exec` of the launcher (launcher.py), which gets the
+agent's environment on its standard input."""
 
 from __future__ import annotations
 
 import os
 import posixpath
+import secrets
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -14,8 +18,9 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
-from agsekit.agents import launcher
+from agsekit.agents import identity, isolation, launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
+from agsekit.agents.install import read_records
 from agsekit.agents.secrets import MASK, AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
 from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
@@ -24,11 +29,16 @@ from agsekit.core.reporting import RecordingReporter, Reporter
 from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.keep.alarm import after_snapshot
+from agsekit.tools.ptyrelay import Handover
 from agsekit.vm.backend import RUNNING, VmBackend
 from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
 
 Ask = Callable[[str], bool]
+
+
+class UnprotectedError(AgsekitError):
+    """The snapshot before the session failed: the agent is not started unprotected."""
 
 
 @dataclass(frozen=True)
@@ -40,6 +50,7 @@ class RunRequest:
     backups: bool = True
     auto_mount: bool = False
     debug: bool = False
+    share_mount: bool = False
 
 
 @dataclass(frozen=True)
@@ -95,6 +106,7 @@ def run_agent(
     """Run the agent and return its exit status."""
     plan = plan_run(config, request)
     env = resolve_environment(plan.agent.name, plan.agent.env, environ)
+    _check_isolation(config, plan, reporter, share_mount=request.share_mount)
     _ready_vm(config, plan, backend, reporter, ask=ask, auto_mount=request.auto_mount)
     session = Session(
         id=new_session_id(),
@@ -112,18 +124,27 @@ def run_agent(
             snapshots.before()
         try:
             with snapshots.running() if snapshots is not None else _nothing():
-                code = _launch(
-                    plan,
-                    request,
-                    env=env,
-                    session_id=session.id,
-                    backend=backend,
-                    reporter=reporter,
-                )
+                code = _launch(plan, request, env=env, backend=backend, reporter=reporter)
         finally:
             if snapshots is not None:
                 snapshots.after()
     return code
+
+
+def _check_isolation(
+    config: Config, plan: RunPlan, reporter: Reporter, *, share_mount: bool
+) -> None:
+    """Refuse an agent with keys on folders another agent with keys works on, unless told;
+    warn when the agents of the VM can read each other's keys."""
+    others = isolation.sharing_with(config, plan.agent, plan.vm)
+    if others and not share_mount:
+        raise UsageError(
+            isolation.sharing_message(plan.agent.name, plan.vm, others),
+            hint=isolation.SHARING_HINT,
+        )
+    exposed = isolation.exposure(config, plan.vm, read_records())
+    if exposed is not None:
+        reporter.warning(f"{exposed.message}\n  hint: {exposed.hint}")
 
 
 def _ready_vm(
@@ -160,32 +181,30 @@ def _launch(
     request: RunRequest,
     *,
     env: AgentEnvironment,
-    session_id: str,
     backend: VmBackend,
     reporter: Reporter,
 ) -> int:
-    env_path = launcher.env_file(session_id) if env.values else ""
+    """One exec: the launcher reads the environment on its stdin, then becomes the agent."""
+    nonce = secrets.token_hex(16)
+    user = identity.guest_user(plan.agent) if identity.isolated(plan.agent) else ""
     argv = launcher.launch_command(
-        env_path, plan.kind.binary, [*plan.agent.default_args, *request.args]
+        nonce,
+        user,
+        identity.binary_path(plan.agent, plan.kind),
+        plan.kind.binary,
+        [*plan.agent.default_args, *request.args],
     )
     if request.debug:
         # names only: a literal value in the config is as secret as one from the host
         names = ", ".join(f"{k}={MASK}" for k, _ in env.values) or "none"
         reporter.info(f"debug: environment for {plan.agent.name}: {names}")
-        reporter.info(f"debug: running {plan.kind.binary} in {plan.vm}:{plan.guest_workdir}")
-    try:
-        if env_path:
-            # the values travel on stdin, never on a command line
-            written = backend.exec(
-                plan.vm, launcher.write_env_command(env_path), input=env.payload().decode()
-            )
-            if written.returncode != 0:
-                raise AgsekitError(f"could not hand the environment to {plan.vm}: {written.stderr}")
-        with _interrupts_go_to_the_agent():
-            return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir)
-    finally:
-        if env_path:  # normally already gone: the launcher deletes it before the agent starts
-            backend.exec(plan.vm, ["rm", "-f", "--", env_path])
+        who = user or "the VM's user"
+        reporter.info(
+            f"debug: running {plan.kind.binary} as {who} in {plan.vm}:{plan.guest_workdir}"
+        )
+    handover = Handover(launcher.marker(nonce).encode(), env.handover())
+    with _interrupts_go_to_the_agent():
+        return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir, handover=handover)
 
 
 @contextmanager
@@ -223,7 +242,10 @@ class SessionSnapshots:
         self._stop = threading.Event()
         self.start: str | None = None  # the state at the session's start: the alarm's reference
 
-    def _take(self, moment: str, reporter: Reporter) -> SnapshotOutcome | None:
+    def _take(
+        self, moment: str, reporter: Reporter, *, required: bool = False
+    ) -> SnapshotOutcome | None:
+        """Take a snapshot; a failure is a warning, or an error when required (before)."""
         label = f"{moment} {self.plan.agent.name} session {self.session_id}"
         mount = self.plan.mount
         request = SnapshotRequest(
@@ -248,17 +270,23 @@ class SessionSnapshots:
         try:
             outcome = take_snapshot(request, reporter, refuse_empty=False, after=care)
         except AgsekitError as exc:
-            reporter.warning(f"snapshot {moment} the session failed: {exc.message}")
             self.store.log(f"session {self.session_id}: snapshot {moment} failed: {exc.message}")
-            return None
-        if outcome.status == "refused":
+            if required:
+                raise UnprotectedError(
+                    f"the snapshot before the session failed, so {self.plan.agent.name} was "
+                    f"not started: {exc.message}",
+                    hint=f"fix that (snapshots go to {self.plan.mount.backup}), or run with "
+                    "--no-backups to start the agent without snapshots",
+                ) from exc
+            reporter.warning(f"snapshot {moment} the session failed: {exc.message}")
             return None
         if self.start is None:
-            self.start = outcome.name
-        return outcome
+            self.start = outcome.name  # a refused snapshot: the latest holds the start
+        return None if outcome.status == "refused" else outcome
 
     def before(self) -> None:
-        outcome = self._take("before", self.reporter)
+        """Raises UnprotectedError when the snapshot cannot be taken."""
+        outcome = self._take("before", self.reporter, required=True)
         if outcome is not None:
             what = "taken" if outcome.status == "created" else "unchanged, latest is"
             self.reporter.info(f"snapshot before the session: {what} {outcome.name}")

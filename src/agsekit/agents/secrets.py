@@ -1,12 +1,13 @@
 """The environment an agent is given: `${NAME}` values come from the host at run time.
 
-Values that came from the host's environment are treated as secrets: they are passed to
-the VM only through a pipe (never on a command line), and masked wherever agsekit shows
-or logs text.
+Values that came from the host's environment are treated as secrets: they reach the VM
+only on the launcher's standard input (never on a command line, never as a file), and are
+masked wherever agsekit shows or logs text.
 """
 
 from __future__ import annotations
 
+import base64
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ from agsekit.core.errors import ConfigError
 
 _REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 MASK = "******"
+LINE = 76
 
 
 @dataclass(frozen=True)
@@ -23,8 +25,15 @@ class AgentEnvironment:
     secrets: frozenset[str]  # the substituted values, for masking
 
     def payload(self) -> bytes:
-        """NUL-separated NAME=VALUE records: what the launcher in the VM reads."""
+        """NUL-separated NAME=VALUE records."""
         return b"".join(f"{k}={v}".encode() + b"\0" for k, v in self.values)
+
+    def handover(self) -> bytes:
+        """What the launcher reads: the records in base64 lines of 76 characters, then a
+        line holding a single dot. No byte of it is a control character for a terminal."""
+        encoded = base64.b64encode(self.payload())
+        lines = [encoded[i : i + LINE] for i in range(0, len(encoded), LINE)]
+        return b"".join(line + b"\n" for line in [*lines, b"."])
 
     def mask(self, text: str) -> str:
         return mask(text, self.secrets)

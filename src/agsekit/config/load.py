@@ -188,6 +188,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             agent.version,
             tuple(agent.default_args),
             tuple(agent.env.items()),
+            agent.isolation,
         )
     alarm = AlarmPolicy(
         model.alarm.deleted_fraction, model.alarm.deleted_files, model.alarm.enabled

@@ -76,6 +76,9 @@ class AgentSpec:
     version: str | None
     default_args: tuple[str, ...]
     env: tuple[tuple[str, str], ...]
+    # "user": its own user in the VM, installed where agents cannot write; "none": the
+    # VM's default user, as before (agents sharing the VM can then read each other's keys)
+    isolation: str = "user"
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ which turn these into the frozen types of model.py.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     AfterValidator,
@@ -121,6 +121,7 @@ class AgentModel(StrictModel):
     version: Version | None = None
     default_args: list[NoNul] = Field(default_factory=list)
     env: dict[EnvName, NoNul] = Field(default_factory=dict)
+    isolation: Literal["user", "none"] = "user"
 
     @field_validator("type")
     @classmethod

@@ -18,6 +18,8 @@ from typing import Any
 
 from agsekit.config.sizes import parse_size
 from agsekit.core.errors import ToolFailedError, ToolNotFoundError
+from agsekit.tools.ptyrelay import Handover
+from agsekit.tools.ptyrelay import run_attached as run_with_handover
 from agsekit.tools.runner import Completed, run, trace, which
 
 PROGRAM = "multipass"
@@ -240,10 +242,22 @@ def exec_captured(
     return result
 
 
-def exec_attached(name: str, command: Sequence[str], *, workdir: str | None = None) -> int:
-    """Run a guest command with the caller's terminal (stdin/stdout/stderr passed through)."""
+def exec_attached(
+    name: str,
+    command: Sequence[str],
+    *,
+    workdir: str | None = None,
+    handover: Handover | None = None,
+) -> int:
+    """Run a guest command with the caller's terminal. With a handover, the command reads
+    its payload on stdin first, through agsekit's own pseudo-terminal or a pipe (Multipass
+    gives the guest a terminal only when both stdin and stdout are terminals)."""
     argv = [PROGRAM, "exec", *_workdir_flags(workdir), name, "--", *command]
-    return _run_attached(argv)
+    if handover is None:
+        return _run_attached(argv)
+    if not installed():
+        raise MultipassNotInstalledError()
+    return run_with_handover(argv, handover)
 
 
 def shell(name: str) -> int:

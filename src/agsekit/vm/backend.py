@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agsekit.config.model import VmSpec
+from agsekit.tools.ptyrelay import Handover
 
 RUNNING = "Running"
 STOPPED = "Stopped"
@@ -122,7 +123,15 @@ class VmBackend(Protocol):
     ) -> ExecResult: ...
 
     def exec_attached(
-        self, name: str, command: Sequence[str], *, workdir: str | None = None
-    ) -> int: ...
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        workdir: str | None = None,
+        handover: Handover | None = None,
+    ) -> int:
+        """Run with the user's terminal. With a handover, the command first gets its
+        payload on stdin, out of sight (see tools/ptyrelay.py)."""
+        ...
 
     def shell(self, name: str) -> int: ...

@@ -14,6 +14,7 @@ from ruamel.yaml import YAML
 
 from agsekit.config.model import VmSpec
 from agsekit.tools import multipass as mp
+from agsekit.tools.ptyrelay import Handover
 from agsekit.vm import confinement
 from agsekit.vm.backend import ActiveMount, ExecResult, GuestUsage, Resources, VmStatus
 
@@ -101,9 +102,14 @@ class MultipassBackend:
         return ExecResult(result.returncode, result.stdout, result.stderr)
 
     def exec_attached(
-        self, name: str, command: Sequence[str], *, workdir: str | None = None
+        self,
+        name: str,
+        command: Sequence[str],
+        *,
+        workdir: str | None = None,
+        handover: Handover | None = None,
     ) -> int:
-        return mp.exec_attached(name, command, workdir=workdir)
+        return mp.exec_attached(name, command, workdir=workdir, handover=handover)
 
     def shell(self, name: str) -> int:
         return mp.shell(name)

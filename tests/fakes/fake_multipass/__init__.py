@@ -13,9 +13,18 @@ JSON shapes. State lives in the folder named by $AGSEKIT_FAKE_MULTIPASS_STATE:
     snap-confinement      if present: mount sources and cloud-init files outside /home or
                           under a hidden folder "do not exist", as with the Linux snap
 
-`exec` and `shell` run for real in a bubblewrap sandbox: the instance's mounts appear at
-their targets read-write; nothing else of the host's files is visible except read-only
-system folders (/usr, /etc). Standard library only: it runs under any python3 >= 3.10.
+`exec` and `shell` run for real. As host root (the tests here and on CI; see guest.py)
+the guest is modelled closely: users and a root with sudo for the default user only, one
+process table per running instance, persistent /etc, /home, /opt, /root, /var, /tmp and
+/usr/local, and classic mounts made by a real sshfs in the guest that talks SFTP to a
+server on the host applying Multipass' rules (sftp.py). Without root, a bubblewrap sandbox
+runs everything as the one guest user, with the mounts bound directly (no sudo, no other
+users). Either way nothing of the host's files is visible except read-only system folders.
+
+    guests/NAME/          the modelled guest's other folders, its keeper's pid file
+    single-user-guest     if present: use the bubblewrap sandbox even as root
+
+Standard library only: it runs under any python3 >= 3.10.
 """
 
 STATE_ENV = "AGSEKIT_FAKE_MULTIPASS_STATE"

@@ -5,29 +5,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from pathlib import Path
 from typing import Any, NoReturn
 
-from . import VERSION
+from . import VERSION, guest
 from .sandbox import GUEST_HOME, run_command, run_shell
 from .state import (
     MIN_DISK,
     MIN_MEMORY,
     NAME_RE,
     Instance,
-    clear_shm,
     human_size,
     ipv4_of,
     locked_state,
     parse_size,
-    state_dir,
     switch,
 )
 
 OK = 0
 CLIENT_ERROR = 1
 DAEMON_ERROR = 2
+MAP_RE = re.compile(r"^[0-9]+:[0-9]+$")
 FORBIDDEN_TARGETS = ("/", "/dev", "/proc", "/sys", "/home", "/home/ubuntu")
 RELEASE = "Ubuntu 24.04.1 LTS"
 SPINNER = "\r\x1b[2K\x1b[0m"
@@ -167,11 +167,12 @@ def cmd_list(args: list[str]) -> int:
 
 def info_entry(name: str, inst: Instance) -> dict[str, Any]:
     running = inst["state"] == "Running"
+    uids, gids = guest.default_mappings()
     mounts = {
         target: {
-            "gid_mappings": [f"{os.getgid()}:default"],
+            "gid_mappings": spec.get("gid_mappings") or gids,
             "source_path": spec["source_path"],
-            "uid_mappings": [f"{os.getuid()}:default"],
+            "uid_mappings": spec.get("uid_mappings") or uids,
         }
         for target, spec in inst["mounts"].items()
     }
@@ -269,6 +270,8 @@ def cmd_launch(args: list[str]) -> int:
             "cloud_init": cloud_init,
             "mounts": {},
         }
+    if guest.modelled():
+        guest.prepare(name)
     sys.stdout.write(f"{SPINNER}Launching {name}{SPINNER}Launched: {name}\n")
     return OK
 
@@ -316,7 +319,7 @@ def cmd_stop(args: list[str]) -> int:
         names = live_names(data) if everything else opts.names or ["primary"]
         for stopped, inst in lookup(data, "stop", names):
             inst["state"] = "Stopped"
-            clear_shm(stopped)
+            guest.power_off(stopped)
     return OK
 
 
@@ -326,7 +329,7 @@ def cmd_restart(args: list[str]) -> int:
         names = live_names(data) if everything else opts.names or ["primary"]
         for restarted, inst in lookup(data, "restart", names):
             inst["state"] = "Stopped"
-            clear_shm(restarted)
+            guest.power_off(restarted)
             boot(inst)
     return OK
 
@@ -342,9 +345,10 @@ def cmd_delete(args: list[str]) -> int:
         for name, inst in lookup(data, "delete", names, allow_deleted=True):
             if opts.purge:
                 del data["instances"][name]
-                remove_home(name)
+                guest.forget(name)
             else:
                 inst["state"] = "Deleted"
+                guest.power_off(name)
     return OK
 
 
@@ -353,14 +357,8 @@ def cmd_purge(args: list[str]) -> int:
     with locked_state() as data:
         for name in [n for n, i in data["instances"].items() if i["state"] == "Deleted"]:
             del data["instances"][name]
-            remove_home(name)
+            guest.forget(name)
     return OK
-
-
-def remove_home(name: str) -> None:
-    import shutil
-
-    shutil.rmtree(state_dir() / "homes" / name, ignore_errors=True)
 
 
 def cmd_recover(args: list[str]) -> int:
@@ -387,6 +385,8 @@ def cmd_mount(args: list[str]) -> int:
     parser.add_argument("targets", nargs="+")
     opts = parser.parse_args(args)
     source = os.path.abspath(opts.source)
+    uid_maps = id_maps("UID", opts.uid_map, os.getuid())
+    gid_maps = id_maps("GID", opts.gid_map, os.getgid())
     with locked_state() as data:
         for spec in opts.targets:
             name, target = split_spec(spec)
@@ -406,8 +406,37 @@ def cmd_mount(args: list[str]) -> int:
                     f"mount failed: Please stop the instance {name} before attempting "
                     "native mounts."
                 )
-            inst["mounts"][target] = {"source_path": source}
+            inst["mounts"][target] = {
+                "source_path": source,
+                "uid_mappings": uid_maps,
+                "gid_mappings": gid_maps,
+            }
     return OK
+
+
+def id_maps(kind: str, given: list[str], own: int) -> list[str]:
+    """`-u HOST:INSTANCE` (numbers only, one-to-one); without any, own id -> default."""
+    if not given:
+        return [f"{own}:default"]
+    for text in given:
+        if not MAP_RE.match(text):
+            raise Failure(f"Invalid {kind} map given: {text}", CLIENT_ERROR)
+    pairs = [tuple(text.split(":")) for text in given]
+    hosts = [h for h, _ in pairs]
+    instances = [i for _, i in pairs]
+    repeated = {h for h in hosts if hosts.count(h) > 1} | {
+        i for i in instances if instances.count(i) > 1
+    }
+    if repeated:
+        listed = "; ".join(
+            f"{d}: [{', '.join(f'{h}:{i}' for h, i in pairs if d in (h, i))}]"
+            for d in sorted(repeated)
+        )
+        raise Failure(
+            "mount failed: Mount cannot apply mapping with duplicate ids:\n"
+            f"{kind.lower()}s: {listed}"
+        )
+    return list(given)
 
 
 def guest_path(target: str) -> str:

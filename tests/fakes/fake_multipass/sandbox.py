@@ -1,4 +1,9 @@
-"""Runs a guest command in a bubblewrap sandbox that looks like the instance."""
+"""Runs a guest command in a sandbox that looks like the instance.
+
+As host root (the tests here and on CI) the guest is modelled with users, a root, sudo,
+one process table per instance and real sshfs mounts (guest.py). Elsewhere a bubblewrap
+sandbox runs everything as the one guest user, with the mounts bound directly.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +11,16 @@ import os
 import shlex
 import signal
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 
+from . import guest
 from .state import Instance, home_of, shm_of, state_dir, switch
 
 GUEST_HOME = "/home/ubuntu"
 RESET_INTERRUPT = ["/usr/bin/env", "--default-signal=INT"]
 CA_SETTINGS = ("NODE_EXTRA_CA_CERTS", "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE")
-GUEST_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin:/snap/bin"
+GUEST_PATH = guest.GUEST_PATH
 # System folders shared read-only so that programs run; nothing else of the host is visible.
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32", "/etc")
 
@@ -41,6 +48,12 @@ def _identity_files() -> list[str]:
     )
     group.write_text("root:x:0:\nubuntu:x:1000:\nnogroup:x:65534:\n")
     return ["--ro-bind", str(passwd), "/etc/passwd", "--ro-bind", str(group), "/etc/group"]
+
+
+def _host_settings() -> dict[str, str]:
+    """TERM for the terminal; the CA settings so that a guest behind the same
+    TLS-inspecting network as the host (as on CI machines) can reach package registries."""
+    return {key: os.environ[key] for key in ("TERM", *CA_SETTINGS) if os.environ.get(key)}
 
 
 def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
@@ -82,20 +95,7 @@ def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
         else:
             args += ["--dir", target]  # a broken mount shows up as an empty folder
     args += ["--chdir", GUEST_HOME, "--clearenv"]
-    env = {
-        "HOME": GUEST_HOME,
-        "USER": "ubuntu",
-        "LOGNAME": "ubuntu",
-        "SHELL": "/bin/bash",
-        "PATH": GUEST_PATH,
-        "LANG": "C.UTF-8",
-    }
-    # TERM for the terminal; the CA settings so that a guest behind the same TLS-inspecting
-    # network as the host (as on CI machines) can reach package registries
-    for key in ("TERM", *CA_SETTINGS):
-        if os.environ.get(key):
-            env[key] = os.environ[key]
-    for key, value in env.items():
+    for key, value in guest.guest_env(_host_settings()).items():
         args += ["--setenv", key, value]
     return [*args, "--", *script]
 
@@ -103,24 +103,32 @@ def bwrap_argv(name: str, instance: Instance, script: list[str]) -> list[str]:
 def run_command(name: str, instance: Instance, command: list[str], workdir: str) -> int:
     """Like Multipass over ssh: cd into workdir, then run the shell-escaped arguments."""
     line = f"cd {shlex.quote(workdir)} && {shlex.join(command)}"
-    guest = [*RESET_INTERRUPT, "/bin/bash", "-c", line]
-    return _run_forwarding_interrupts(bwrap_argv(name, instance, guest))
+    if guest.modelled():
+        return _forwarding_interrupts(lambda: guest.run(name, instance, line, _host_settings()))
+    guest_argv = [*RESET_INTERRUPT, "/bin/bash", "-c", line]
+    return _forwarding_interrupts(lambda: _run(bwrap_argv(name, instance, guest_argv)))
 
 
 def run_shell(name: str, instance: Instance) -> int:
-    return _run_forwarding_interrupts(
-        bwrap_argv(name, instance, [*RESET_INTERRUPT, "/bin/bash", "-l"])
-    )
+    if guest.modelled():
+        line = f"cd {GUEST_HOME} && exec /bin/bash -l"
+        return _forwarding_interrupts(lambda: guest.run(name, instance, line, _host_settings()))
+    argv = bwrap_argv(name, instance, [*RESET_INTERRUPT, "/bin/bash", "-l"])
+    return _forwarding_interrupts(lambda: _run(argv))
 
 
-def _run_forwarding_interrupts(argv: list[str]) -> int:
+def _run(argv: list[str]) -> int:
+    return subprocess.run(argv, check=False).returncode
+
+
+def _forwarding_interrupts(run: Callable[[], int]) -> int:
     """Like the real client, Ctrl+C is the guest's business: the guest command (which
     shares the terminal) gets it, and the client waits for the guest's exit status.
 
-    The client and bwrap ignore SIGINT (bwrap would otherwise die and take the guest with
-    it); `env --default-signal=INT` gives the guest command the default behaviour back."""
+    The client and the sandbox ignore SIGINT (they would otherwise die and take the guest
+    with them); `env --default-signal=INT` gives the guest command the default back."""
     previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
-        return subprocess.run(argv, check=False).returncode
+        return run()
     finally:
         signal.signal(signal.SIGINT, previous)

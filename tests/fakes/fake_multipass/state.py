@@ -58,17 +58,10 @@ def home_of(name: str) -> Path:
 
 def shm_of(name: str) -> Path:
     """The instance's /dev/shm: RAM in a real VM, so it survives between execs but not a
-    stop or restart (clear_shm)."""
+    stop or restart (guest.power_off)."""
     path = state_dir() / "shm" / name
     path.mkdir(parents=True, exist_ok=True)
     return path
-
-
-def clear_shm(name: str) -> None:
-    folder = state_dir() / "shm" / name
-    if folder.is_dir():
-        for entry in folder.iterdir():
-            entry.unlink()
 
 
 def parse_size(text: str) -> int | None:

@@ -28,10 +28,12 @@ def install_agents(
 ) -> None:
     """Install agents into their VMs (Node.js too, for the agents that need it).
 
-    Each agent goes into its `vm` (default: the VM of the mounts). npm-based agents are
-    installed into ~/.local of the VM user, with Node.js from nodejs.org checked against
-    the release's SHA-256 sums; aider is installed with pipx. What is already installed is
-    left alone, so a second run only checks. A `version:` in the config pins the version.
+    Each agent goes into its `vm` (default: the VM of the mounts), as a user of its own
+    (agsekit-NAME, no sudo) with its program under /opt/agsekit/agents/NAME, which only
+    root can change; `isolation: none` keeps the old way (the VM's user, ~/.local).
+    npm-based agents get Node.js from nodejs.org, checked against the release's SHA-256
+    sums; aider is installed with pipx. What is already installed is left alone, so a
+    second run only checks. A `version:` in the config pins the version.
 
     \b
     Examples:
@@ -61,6 +63,12 @@ def install_agents(
 )
 @click.option("--no-backups", is_flag=True, help="Take no snapshots for this session.")
 @click.option("--auto-mount", is_flag=True, help="Mount the folder without asking if needed.")
+@click.option(
+    "--share-mount",
+    is_flag=True,
+    help="Run an agent with keys even where another agent with keys works on the same "
+    "VM's folders (either can leave code there that the other runs).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
 @click.argument("agent")
@@ -72,6 +80,7 @@ def run(
     workdir: Path | None,
     no_backups: bool,
     auto_mount: bool,
+    share_mount: bool,
     yes: bool,
     config_path: str | None,
     agent: str,
@@ -81,9 +90,10 @@ def run(
 
     The folder must lie inside a mount of the config; inside the VM the agent starts in
     the same place under the mount's target. A snapshot is taken before the agent starts,
-    at the mount's interval while it runs, and once more when it exits (Ctrl+C included).
-    The exit status is the agent's. Values in the agent's `env:` reach only the agent:
-    never a command line, a log or the VM's disk.
+    at the mount's interval while it runs, and once more when it exits (Ctrl+C included);
+    when the first one fails the agent is not started (--no-backups runs it without
+    snapshots). The exit status is the agent's. Values in the agent's `env:` reach only
+    the agent: never a command line, a log, the screen or a file in the VM.
 
     With no config file at all, offers to write a starter config (one VM, this folder,
     this agent).
@@ -112,6 +122,7 @@ def run(
         backups=not no_backups,
         auto_mount=auto_mount,
         debug=bool(ctx.obj and ctx.obj.get("debug")),
+        share_mount=share_mount,
     )
     reporter = TerminalReporter(out=sys.stderr)
     return run_agent(

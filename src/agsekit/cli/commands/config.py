@@ -26,8 +26,14 @@ def config_example() -> None:
 @config_option
 @json_option
 def config_check(config_path: str | None, as_json: bool) -> None:
-    """Validate the configuration and show every value after defaults are filled in."""
+    """Validate the configuration and show every value after defaults are filled in, and
+    warn where the agents sharing a VM are not kept apart."""
+    from agsekit.agents.install import read_records
+    from agsekit.agents.isolation import exposures, sharing_warnings
+
     config = load(config_path)
+    warnings = [f"{e.message}\n    hint: {e.hint}" for e in exposures(config, read_records())]
+    warnings += sharing_warnings(config)
     summary: dict[str, Any] = {
         "path": str(config.path),
         "vms": {
@@ -48,7 +54,11 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         ],
         "ignore_files": config.ignore_files,
         "reserve": config.reserve,
-        "agents": {name: {"type": a.type, "vm": a.vm} for name, a in config.agents.items()},
+        "agents": {
+            name: {"type": a.type, "vm": a.vm, "isolation": a.isolation}
+            for name, a in config.agents.items()
+        },
+        "warnings": warnings,
     }
     if as_json:
         from agsekit.cli.render import print_json
@@ -65,7 +75,10 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         )
         click.echo(f"    {_snapshot_rules(m)}")
     for name, a in summary["agents"].items():
-        click.echo(f"  agent {name}: {a['type']}")
+        own = " (as the VM's user)" if a["isolation"] == "none" else ""
+        click.echo(f"  agent {name}: {a['type']}{own}")
+    for warning in warnings:
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _snapshot_rules(mount: dict[str, Any]) -> str:

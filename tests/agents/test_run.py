@@ -20,6 +20,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tests.agents.conftest import SECRET, Setup, files_containing, has, wait_for
 from tests.helpers import describe_tree, snapshots_in, start_cli, write
 
@@ -357,5 +359,20 @@ def test_on_a_terminal_ctrl_c_reaches_the_agent_and_the_last_snapshot_is_taken(
             term.proc.kill()
         os.close(term.master)
     assert b"interrupted" in term.shown
+    last = setup.backups / snapshots_in(setup.backups)[-1]
+    assert (last / "late.txt").read_text() == "written while the agent ran"
+
+
+@pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
+def test_sigterm_and_sighup_stop_the_agent_and_take_the_last_snapshot(
+    setup: Setup, sig: signal.Signals, code: int
+) -> None:
+    proc = start_cli("run", "claude", "trap", env=setup.env, cwd=setup.project, new_session=True)
+    wait_for(setup.evidence / "started-trap")
+    write(setup.project / "late.txt", "written while the agent ran")
+    proc.send_signal(sig)  # to agsekit alone: a service manager stopping it, a lost terminal
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == code, err
+    assert "the last snapshot was taken" in err
     last = setup.backups / snapshots_in(setup.backups)[-1]
     assert (last / "late.txt").read_text() == "written while the agent ran"

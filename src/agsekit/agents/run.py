@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
+from types import FrameType
 
 from agsekit.agents import identity, isolation, launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
@@ -30,6 +31,7 @@ from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, 
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.keep.alarm import after_snapshot
 from agsekit.tools.ptyrelay import Handover
+from agsekit.tools.runner import CHILDREN
 from agsekit.vm.backend import RUNNING, VmBackend
 from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
@@ -119,15 +121,20 @@ def run_agent(
     snapshots = (
         SessionSnapshots(plan, session.id, reporter, config.alarm) if request.backups else None
     )
+    stops_before = len(STOPPED_BY)
     with registered(session):
         if snapshots is not None:
             snapshots.before()
-        try:
-            with snapshots.running() if snapshots is not None else _nothing():
-                code = _launch(plan, request, env=env, backend=backend, reporter=reporter)
-        finally:
-            if snapshots is not None:
-                snapshots.after()
+        with _interrupts_go_to_the_agent():
+            try:
+                with snapshots.running() if snapshots is not None else _nothing():
+                    code = _launch(plan, request, env=env, backend=backend, reporter=reporter)
+            finally:
+                if snapshots is not None:
+                    snapshots.after()
+    if len(STOPPED_BY) > stops_before:
+        reporter.info(f"stopped by signal {STOPPED_BY[-1]}; the last snapshot was taken")
+        return 128 + STOPPED_BY[-1]
     return code
 
 
@@ -203,22 +210,36 @@ def _launch(
             f"debug: running {plan.kind.binary} as {who} in {plan.vm}:{plan.guest_workdir}"
         )
     handover = Handover(launcher.marker(nonce).encode(), env.handover())
-    with _interrupts_go_to_the_agent():
-        return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir, handover=handover)
+    return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir, handover=handover)
 
 
 @contextmanager
 def _interrupts_go_to_the_agent() -> Iterator[None]:
     """Ctrl+C reaches the agent through the terminal; agsekit itself keeps running so that
-    it can take the last snapshot once the agent has exited."""
+    it can take the last snapshot once the agent has exited. SIGTERM and SIGHUP (a closed
+    terminal) stop the agent instead; the session then ends as usual, with its last
+    snapshot, and agsekit exits 143 or 129."""
     if threading.current_thread() is not threading.main_thread():
         yield
         return
-    previous = signal.signal(signal.SIGINT, lambda signum, frame: None)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        STOPPED_BY.append(signum)
+        threading.Thread(target=CHILDREN.terminate_all, daemon=True).start()
+
+    previous = {
+        signal.SIGINT: signal.signal(signal.SIGINT, lambda signum, frame: None),
+        signal.SIGTERM: signal.signal(signal.SIGTERM, stop),
+        signal.SIGHUP: signal.signal(signal.SIGHUP, stop),
+    }
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, previous)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+STOPPED_BY: list[int] = []  # the stop signals that ended agent sessions in this process
 
 
 @contextmanager

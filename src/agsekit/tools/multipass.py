@@ -20,7 +20,7 @@ from agsekit.config.sizes import parse_size
 from agsekit.core.errors import ToolFailedError, ToolNotFoundError
 from agsekit.tools.ptyrelay import Handover
 from agsekit.tools.ptyrelay import run_attached as run_with_handover
-from agsekit.tools.runner import Completed, run, trace, which
+from agsekit.tools.runner import Completed, run, trace, wait_registered, which
 
 PROGRAM = "multipass"
 INSTALL_HINT = "run `agsekit prepare` to install Multipass"
@@ -286,7 +286,7 @@ def _run_attached(argv: list[str]) -> int:
     try:
         # Interactive: the user's terminal is the guest's terminal, so nothing is captured.
         trace(argv)
-        return subprocess.run(argv, check=False).returncode
+        return wait_registered(subprocess.Popen(argv))
     except FileNotFoundError:
         raise MultipassNotInstalledError() from None
 

@@ -26,6 +26,8 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import IO
 
+from agsekit.tools.runner import CHILDREN, wait_registered
+
 # Runs in the child: make the pseudo-terminal its controlling terminal (so that it gets
 # SIGWINCH and Ctrl+C), then become the real program. A constant, never built from data.
 _TAKE_TERMINAL = (
@@ -114,9 +116,13 @@ def _through_pty(argv: Sequence[str], handover: Handover, stdin: int, stdout: in
         )
         os.close(slave)
         slave = -1
-        with _raw(stdin), _size_follows(stdin, master):
-            _Relay(master, stdin, stdout, handover).run(proc)
-        return proc.wait()
+        CHILDREN.add(proc)
+        try:
+            with _raw(stdin), _size_follows(stdin, master):
+                _Relay(master, stdin, stdout, handover).run(proc)
+            return proc.wait()
+        finally:
+            CHILDREN.discard(proc)
     finally:
         if slave >= 0:
             os.close(slave)
@@ -238,7 +244,7 @@ def _through_pipe(argv: Sequence[str], handover: Handover, stdin: int) -> int:
     proc = subprocess.Popen(list(argv), stdin=subprocess.PIPE)
     pipe = proc.stdin
     if pipe is None:  # never: stdin=PIPE always gives one
-        return proc.wait()
+        return wait_registered(proc)
     try:
         pipe.write(handover.payload)
         pipe.flush()
@@ -246,7 +252,7 @@ def _through_pipe(argv: Sequence[str], handover: Handover, stdin: int) -> int:
         pass  # it ended before reading: nothing more to give it
     else:
         threading.Thread(target=_copy_input, args=(stdin, pipe), daemon=True).start()
-    return proc.wait()
+    return wait_registered(proc)
 
 
 def _copy_input(source: int, pipe: IO[bytes]) -> None:

@@ -144,11 +144,16 @@ class ChildProcesses:
 
 
 def stop_group(proc: subprocess.Popen[bytes]) -> None:
-    """Terminate a child started in its own session, with everything it started."""
+    """Terminate a child, with everything it started when it leads its own session."""
     for sig in (signal.SIGTERM, signal.SIGKILL):
         try:
             os.killpg(proc.pid, sig)
-        except (ProcessLookupError, PermissionError):
+        except ProcessLookupError:  # not a group of its own: the child alone
+            try:
+                os.kill(proc.pid, sig)
+            except ProcessLookupError:
+                return
+        except PermissionError:
             return
         try:
             proc.wait(timeout=5)
@@ -158,6 +163,16 @@ def stop_group(proc: subprocess.Popen[bytes]) -> None:
 
 
 CHILDREN = ChildProcesses()
+
+
+def wait_registered(proc: subprocess.Popen[bytes]) -> int:
+    """Wait for a child that is registered meanwhile, so that a stopping agsekit (SIGTERM,
+    SIGHUP) can stop it first and then finish its own work."""
+    CHILDREN.add(proc)
+    try:
+        return proc.wait()
+    finally:
+        CHILDREN.discard(proc)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,62 @@
+"""What a SIGKILL at one chosen moment leaves, and that the next command clears it."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+from agsekit.snapshots.engine.store import Store
+from tests.faults.harness import agsekit_argv, wait_until_group_gone
+from tests.helpers import run_cli, write
+
+RESTORE_TEMP = ".agsekit-restore-"
+
+
+def _temporaries(root: Path) -> list[str]:
+    return sorted(
+        os.path.relpath(os.path.join(folder, name), root)
+        for folder, dirs, files in os.walk(root)
+        for name in dirs + files
+        if name.startswith(RESTORE_TEMP)
+    )
+
+
+def test_a_restore_clears_what_a_killed_restore_left_under_temporary_names(
+    tmp_path: Path,
+) -> None:
+    live, dest = tmp_path / "project", tmp_path / "dest"
+    write(live / "notes.txt", "the snapshot's notes\n")
+    big = write(live / "data" / "big.bin", os.urandom(1 << 20) * 160)
+    assert run_cli("backup-once", "--source-dir", live, "--dest-dir", dest).returncode == 0
+    name = Store(dest).latest()
+    assert name is not None
+    big.unlink()
+    write(live / "notes.txt", "edited since\n")
+    # killed while it copies the big file back: its temporary file stays in data/
+    proc = subprocess.Popen(
+        agsekit_argv("backup-restore", "--dest-dir", dest, "--snapshot", name, "--in-place"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 60
+    while not _temporaries(live / "data") and time.monotonic() < deadline:
+        time.sleep(0.001)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    wait_until_group_gone(proc.pid)
+    left = _temporaries(live)
+    assert left, "the kill did not land during the copy"
+    again = run_cli("backup-restore", "--dest-dir", dest, "--snapshot", name, "--in-place")
+    assert again.returncode == 0, again.stderr
+    assert _temporaries(live) == [], again.stdout
+    assert RESTORE_TEMP not in again.stdout  # not listed as a file "kept"
+    assert (live / "data" / "big.bin").read_bytes() == (
+        dest / name / "data" / "big.bin"
+    ).read_bytes()
+    # and no snapshot took the half-copied file in (so no undo can bring it back)
+    for snapshot in Store(dest).snapshot_names():
+        assert _temporaries(dest / snapshot) == [], snapshot

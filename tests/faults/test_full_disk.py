@@ -128,3 +128,18 @@ def test_too_many_files_for_the_inodes_left_is_refused_up_front(project: Project
     assert "inodes" in line and "not taking it" in line, line
     shutil.rmtree(project.fs.seen / "inodes")
     project.assert_succeeds()
+
+
+def test_many_small_files_are_counted_by_the_blocks_they_use(project: Project) -> None:
+    """2,000 files of 100 bytes hold 200 KB but use 8 MB of 4 KiB blocks: refused up
+    front, not half copied."""
+    filler = project.fs.seen / "filler"
+    filler.write_bytes(os.urandom(3 << 20))
+    project.files(2000, 100, prefix="tiny")
+    code, _out, err = project.backup()
+    line = project.assert_failed_cleanly(code, err)
+    assert "not taking it" in line, line
+    filler.unlink()
+    for path in sorted(project.src.rglob("tiny*"))[1000:]:
+        path.unlink()
+    project.assert_succeeds()

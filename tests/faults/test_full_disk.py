@@ -143,3 +143,35 @@ def test_many_small_files_are_counted_by_the_blocks_they_use(project: Project) -
     for path in sorted(project.src.rglob("tiny*"))[1000:]:
         path.unlink()
     project.assert_succeeds()
+
+
+def test_no_space_left_during_the_copy(project: Project) -> None:
+    """A source file grows between the walk and its copy by more than the room left: the
+    copy itself runs out of space."""
+    filler = project.fs.seen / "filler"
+    filler.write_bytes(os.urandom(3 << 20))
+    project.files(10, 20_000, prefix="new")
+    grown = sorted(project.src.rglob("new*"))[-1]
+    code, _out, err = project.backup("grow:5000000", "1", str(grown))
+    line = project.assert_failed_cleanly(code, err)
+    assert "No space left on device" in line, line
+    assert os.path.relpath(grown, project.src) in line, line  # the file it was writing
+    filler.unlink()
+    project.assert_succeeds()
+
+
+def test_out_of_inodes_half_way(project: Project) -> None:
+    """The inodes run out after 20 of 200 new files (another writer took them): the error
+    names the first entry that could not be created; removing the partial snapshot needs
+    no inode and no block, and the next run, once inodes are free again, succeeds."""
+    project.files(200, 3000, prefix="new")
+    inodes = project.fs.path / "inodes"
+    code, _out, err = project.backup("inodes", "20", str(inodes))
+    line = project.assert_failed_cleanly(code, err)
+    assert "No space left on device" in line, line
+    named = line.rpartition("(")[2].rstrip(")")
+    assert (project.src / named).exists(), line
+    _space, free_inodes = project.fs.free()
+    assert free_inodes < 250  # the filler still holds the rest: the removal needed none
+    shutil.rmtree(project.fs.seen / "inodes")
+    project.assert_succeeds()

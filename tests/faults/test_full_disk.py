@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.keep.marks import load_marks
 from tests.faults.harness import (
     Describer,
     agsekit_argv,
@@ -175,3 +176,29 @@ def test_out_of_inodes_half_way(project: Project) -> None:
     assert free_inodes < 250  # the filler still holds the rest: the removal needed none
     shutil.rmtree(project.fs.seen / "inodes")
     project.assert_succeeds()
+
+
+def test_pin_on_a_full_disk(project: Project) -> None:
+    """backup-pin when no block is free: one error naming the file it could not write;
+    the pins file as it was."""
+    store = project.store
+    first = project.snapshots()[0]
+    dest = str(project.fs.path / "store")
+    pinned = project.fs.run(
+        agsekit_argv("backup-pin", first, "--dest-dir", dest, "--label", "kept"), project.env
+    )
+    assert pinned.returncode == 0, pinned.stderr
+    labels = store / ".agsekit" / "labels.json"
+    before = labels.read_bytes()
+    project.files(3, 1000, prefix="more")
+    project.assert_succeeds()
+    project.fs.fill_space()
+    latest = project.snapshots()[-1]
+    done = project.fs.run(agsekit_argv("backup-pin", latest, "--dest-dir", dest), project.env)
+    assert done.returncode == 1, done.stderr
+    line = one_error(done.stderr)
+    assert "No space left on device" in line and "labels.json" in line, line
+    assert labels.read_bytes() == before
+    marks = load_marks(Store(store))
+    assert marks[first].pinned and latest not in marks
+    assert leftovers(store) == []

@@ -350,16 +350,27 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     """Write a state file so that a crash leaves either the old or the new content."""
     data = text.encode() if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.")
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """A failed write names the file it was for (a full disk fails the write itself,
+    which names no file, or the temporary file, which is gone)."""
+    return OSError(exc.errno, exc.strerror, str(path)) if exc.errno is not None else exc
 
 
 def hardlinks_work(folder: Path) -> bool:

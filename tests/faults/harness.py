@@ -263,12 +263,18 @@ def changed_snapshots(
 
 def leftovers(dest: Path) -> list[str]:
     """What an interrupted run may leave and the next command must clear: `-partial`
-    folders, temporary files of the state folder, and anything in the trash."""
+    folders, temporary files of the state folder, anything in the trash, and manifest
+    files of no snapshot."""
     state = dest / STATE_DIR
     found = [n for n in os.listdir(dest) if n.endswith("-partial")]
     for folder in (state, state / "manifests"):
         found += [str(folder / n) for n in os.listdir(folder) if n.startswith(TEMP_PREFIX)]
     found += [f"trash/{n}" for n in os.listdir(state / "trash")]
+    names = set(os.listdir(dest))
+    for entry in os.listdir(state / "manifests"):
+        stem, _, suffix = entry.rpartition(".")
+        if suffix in ("manifest", "json") and is_snapshot_name(stem) and stem not in names:
+            found.append(f"manifests/{entry} (of no snapshot)")
     return found
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -60,3 +61,30 @@ def test_a_restore_clears_what_a_killed_restore_left_under_temporary_names(
     # and no snapshot took the half-copied file in (so no undo can bring it back)
     for snapshot in Store(dest).snapshot_names():
         assert _temporaries(dest / snapshot) == [], snapshot
+
+
+def test_a_snapshot_killed_after_its_manifest_leaves_no_manifest_behind(tmp_path: Path) -> None:
+    """Killed between writing its manifest and the rename (while the data is flushed):
+    the next run removes the `-partial` folder and the manifest files written for it."""
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    write(src / "a.txt", "a\n")
+    assert run_cli("backup-once", "--source-dir", src, "--dest-dir", dest).returncode == 0
+    store = Store(dest)
+    first = store.latest()
+    assert first is not None
+    # exactly what such a kill leaves: the partial folder, its manifest and its stats
+    killed = "20991231T235959Z"
+    shutil.copytree(dest / first, dest / f"{killed}-partial")
+    for suffix in (".manifest", ".json"):
+        shutil.copyfile(
+            store.state / "manifests" / f"{first}{suffix}",
+            store.state / "manifests" / f"{killed}{suffix}",
+        )
+    write(src / "b.txt", "b\n")
+    again = run_cli("backup-once", "--source-dir", src, "--dest-dir", dest)
+    assert again.returncode == 0, again.stderr
+    assert "interrupted run" in again.stdout
+    assert store.partial_names() == []
+    names = set(store.snapshot_names())
+    for entry in os.listdir(store.state / "manifests"):
+        assert entry.rpartition(".")[0] in names, f"{entry} belongs to no snapshot"

@@ -277,13 +277,21 @@ class Store:
     # ----- cleanup and removal (lock must be held) -----------------------------------
 
     def discard_partials(self) -> list[str]:
-        """Remove interrupted `-partial` snapshots where they lie (no new space needed)."""
+        """Remove interrupted `-partial` snapshots where they lie (no new space needed),
+        with the manifest files one may have written before it was stopped."""
         removed = []
         with fs.opened(fs.open_root(self.dest)) as destfd:
             for name in self.partial_names():
                 fs.remove_tree_at(destfd, name.encode())
-                removed.append(name[: -len(PARTIAL_SUFFIX)])
+                snapshot = name[: -len(PARTIAL_SUFFIX)]
+                if not self._is_dir(snapshot):
+                    self._forget_manifest(snapshot)
+                removed.append(snapshot)
         return removed
+
+    def _forget_manifest(self, name: str) -> None:
+        for suffix in (".manifest", ".json"):
+            (self.state / "manifests" / f"{name}{suffix}").unlink(missing_ok=True)
 
     def sweep_temporary(self) -> int:
         """Remove the temporary files an interrupted run left in the state folder."""
@@ -322,8 +330,7 @@ class Store:
                 os.rename(self.dest / name, trash / target)
             else:
                 raise
-        for suffix in (".manifest", ".json"):
-            (self.state / "manifests" / f"{name}{suffix}").unlink(missing_ok=True)
+        self._forget_manifest(name)
         self._order = None
         self.empty_trash()
 

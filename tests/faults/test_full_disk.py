@@ -202,3 +202,14 @@ def test_pin_on_a_full_disk(project: Project) -> None:
     marks = load_marks(Store(store))
     assert marks[first].pinned and latest not in marks
     assert leftovers(store) == []
+
+
+def test_no_space_left_for_the_manifest(project: Project) -> None:
+    """The disk fills up just after the last file is copied, so the manifest cannot be
+    written: one error naming it, and no `-partial` folder stays behind."""
+    project.files(10, 20_000, prefix="new")
+    code, _out, err = project.backup("space", "0", str(project.fs.path / "filler"))
+    line = project.assert_failed_cleanly(code, err)
+    assert "No space left on device" in line and ".manifest" in line, line
+    (project.fs.seen / "filler").unlink()
+    project.assert_succeeds()

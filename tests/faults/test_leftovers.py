@@ -88,3 +88,33 @@ def test_a_snapshot_killed_after_its_manifest_leaves_no_manifest_behind(tmp_path
     names = set(store.snapshot_names())
     for entry in os.listdir(store.state / "manifests"):
         assert entry.rpartition(".")[0] in names, f"{entry} belongs to no snapshot"
+
+
+def _two_snapshots(tmp_path: Path) -> tuple[Path, Path, Store, list[str]]:
+    src, dest = tmp_path / "src", tmp_path / "dest"
+    for text in ("one", "two"):
+        write(src / "a.txt", f"{text}\n")
+        assert run_cli("backup-once", "--source-dir", src, "--dest-dir", dest).returncode == 0
+    store = Store(dest)
+    return dest, write(tmp_path / "config.yaml", RETENTION), store, store.snapshot_names()
+
+
+RETENTION = (
+    "retention:\n  keep_within: 0m\n  keep_hourly: 0\n  keep_daily: 0\n"
+    "  keep_weekly: 0\n  keep_monthly: 0\n"
+)
+
+
+def test_backup_clean_sweeps_what_a_killed_write_of_the_labels_left(tmp_path: Path) -> None:
+    """backup-clean rewrites labels.json when it removes a labelled snapshot; killed
+    during that write it leaves .agsekit/.tmp-labels.json.XXXXXXXX, which the next
+    backup-clean (holding the store's lock) must remove."""
+    dest, config, store, names = _two_snapshots(tmp_path)
+    label = run_cli("backup-pin", names[0], "--dest-dir", dest, "--label", "old")
+    assert label.returncode == 0, label.stderr
+    assert run_cli("backup-unpin", names[0], "--dest-dir", dest).returncode == 0
+    left = write(store.state / ".tmp-labels.json.k1ll3d00", '{"format": ')
+    clean = run_cli("backup-clean", "--dest-dir", dest, "--config", config)
+    assert clean.returncode == 0, clean.stderr
+    assert store.snapshot_names() == names[1:]
+    assert not left.exists()

@@ -118,3 +118,16 @@ def test_backup_clean_sweeps_what_a_killed_write_of_the_labels_left(tmp_path: Pa
     assert clean.returncode == 0, clean.stderr
     assert store.snapshot_names() == names[1:]
     assert not left.exists()
+
+
+def test_a_removal_killed_after_its_rename_leaves_no_manifest_behind(tmp_path: Path) -> None:
+    """remove_snapshot renames the snapshot into the trash, then removes its manifest
+    files: killed in between, the next command empties the trash and removes them."""
+    dest, config, store, names = _two_snapshots(tmp_path)
+    os.rename(dest / names[0], store.state / "trash" / f"{names[0]}.4242.0badcafe")
+    clean = run_cli("backup-clean", "--dest-dir", dest, "--config", config)
+    assert clean.returncode == 0, clean.stderr
+    assert os.listdir(store.state / "trash") == []
+    for suffix in (".manifest", ".json"):
+        assert not (store.state / "manifests" / f"{names[0]}{suffix}").exists()
+    assert (store.state / "manifests" / f"{names[1]}.manifest").exists()

@@ -346,6 +346,9 @@ class Store:
             for entry in os.listdir(trashfd):
                 try:
                     fs.remove_tree_at(trashfd, os.fsencode(entry))
+                    name = entry.split(".", 1)[0]  # entries are NAME.PID.RANDOM
+                    if is_snapshot_name(name) and not self._is_dir(name):
+                        self._forget_manifest(name)  # a removal stopped after its rename
                 except OSError as exc:
                     problems.append(f"could not empty the trash ({entry}): {exc.strerror or exc}")
         for problem in problems:

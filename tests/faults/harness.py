@@ -50,6 +50,7 @@ class Faults:
         seed = int(given) if given else random.SystemRandom().randrange(1 << 32)
         rounds = int(os.environ.get(ROUNDS_VARIABLE, "") or DEFAULT_ROUNDS)
         print(f"{case}: seed {seed}, {rounds} rounds (replay: {SEED_VARIABLE}={seed})")
+        STRAGGLERS.clear()
         return cls(case, seed, random.Random(f"{seed}:{case}"), rounds)
 
     def where(self, index: int, delay: float) -> str:
@@ -64,7 +65,10 @@ class Faults:
 
     def summary(self) -> str:
         counts = ", ".join(f"{phase}: {count}" for phase, count in sorted(self.phases.items()))
-        return f"{self.case}: seed {self.seed}, {self.rounds} rounds; kills landed {counts}"
+        lingered = f"; {len(STRAGGLERS)} process(es) outlived the group briefly" * bool(STRAGGLERS)
+        return (
+            f"{self.case}: seed {self.seed}, {self.rounds} rounds; kills landed {counts}{lingered}"
+        )
 
 
 # ----- the CLI in its own process group ----------------------------------------------------
@@ -174,8 +178,14 @@ def wait_until_group_gone(pgid: int) -> None:
     assert not left, f"processes of the killed group {pgid} are still alive: {left}"
 
 
+STRAGGLERS: list[str] = []  # processes of a killed run still alive when its group was gone
+
+
 def assert_no_process_mentions(text: str) -> None:
-    """No process anywhere still names `text` (the test's folders) on its command line."""
+    """No process anywhere still names `text` (the test's folders) on its command line
+    (one that lingers a moment, say a child in its own session that dies of a broken
+    pipe, is noted in STRAGGLERS)."""
+    STRAGGLERS.extend(living(mentioning=text))
     deadline = time.monotonic() + GONE_WITHIN
     while (left := living(mentioning=text)) and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -27,6 +27,7 @@ from agsekit.snapshots.history.catalog import snapshot_tree
 
 SEED_VARIABLE = "AGSEKIT_FAULT_SEED"
 ROUNDS_VARIABLE = "AGSEKIT_FAULT_ROUNDS"
+DURATION_VARIABLE = "AGSEKIT_FAULT_DURATION"  # the measured duration to replay with
 DEFAULT_ROUNDS = 20
 GONE_WITHIN = 10.0  # seconds a killed process group may take to vanish
 
@@ -36,12 +37,17 @@ GONE_WITHIN = 10.0  # seconds a killed process group may take to vanish
 
 @dataclass
 class Faults:
-    """The kill moments of one test: seeded, printed, replayable with AGSEKIT_FAULT_SEED."""
+    """The kill moments of one test: seeded, printed, replayable with AGSEKIT_FAULT_SEED
+    (and AGSEKIT_FAULT_DURATION, the measured duration the failing run printed). The kill
+    moments come from their own generator, so what the test chose on the way (data,
+    which recovery to try) never shifts them."""
 
     case: str
     seed: int
-    rng: random.Random
+    rng: random.Random  # data and choices
     rounds: int
+    moments: random.Random = field(default_factory=random.Random)
+    measured: float = 0.0
     phases: Counter[str] = field(default_factory=Counter)
 
     @classmethod
@@ -51,13 +57,23 @@ class Faults:
         rounds = int(os.environ.get(ROUNDS_VARIABLE, "") or DEFAULT_ROUNDS)
         print(f"{case}: seed {seed}, {rounds} rounds (replay: {SEED_VARIABLE}={seed})")
         STRAGGLERS.clear()
-        return cls(case, seed, random.Random(f"{seed}:{case}"), rounds)
+        rng, moments = random.Random(f"{seed}:{case}"), random.Random(f"{seed}:{case}:kills")
+        return cls(case, seed, rng, rounds, moments)
+
+    def measure(self, seconds: float) -> None:
+        """The command's duration, which kill moments are drawn within."""
+        given = os.environ.get(DURATION_VARIABLE, "").strip()
+        self.measured = float(given) if given else seconds
+
+    def delay(self) -> float:
+        return self.moments.uniform(0, self.measured)
 
     def where(self, index: int, delay: float) -> str:
         """Names the round in a failure message, with what replays it."""
         return (
-            f"{self.case}, round {index + 1}/{self.rounds}, killed after {delay:.3f}s "
-            f"(replay: {SEED_VARIABLE}={self.seed})"
+            f"{self.case}, round {index + 1}/{self.rounds}, killed after {delay:.3f}s of "
+            f"{self.measured:.3f}s (replay: {SEED_VARIABLE}={self.seed} "
+            f"{DURATION_VARIABLE}={self.measured!r})"
         )
 
     def note(self, phase: str) -> None:
@@ -67,7 +83,8 @@ class Faults:
         counts = ", ".join(f"{phase}: {count}" for phase, count in sorted(self.phases.items()))
         lingered = f"; {len(STRAGGLERS)} process(es) outlived the group briefly" * bool(STRAGGLERS)
         return (
-            f"{self.case}: seed {self.seed}, {self.rounds} rounds; kills landed {counts}{lingered}"
+            f"{self.case}: seed {self.seed}, {self.rounds} rounds within {self.measured:.2f}s; "
+            f"kills landed {counts}{lingered}"
         )
 
 

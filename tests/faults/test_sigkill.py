@@ -127,10 +127,11 @@ def test_sigkill_backup_once_at_random_moments(tmp_path: Path, env: dict[str, st
     base = set(Store(dest).snapshot_names())
     measured = timed_run(argv, env)  # the command's duration; its snapshot is then removed
     assert measured.returncode == 0, measured.stderr
+    faults.measure(measured.seconds)
     remove_new_snapshots(dest, base)
     for index in range(faults.rounds):
         before = describer.snapshots(dest)
-        delay = faults.rng.uniform(0, measured.seconds)
+        delay = faults.delay()
         where = faults.where(index, delay)
         killed = kill_after(argv, delay, env)
         assert_no_process_mentions(f"{tmp_path}/")
@@ -149,7 +150,7 @@ def test_sigkill_backup_once_at_random_moments(tmp_path: Path, env: dict[str, st
         assert latest is not None and describer.content(dest / latest) == expected, where
         check_after_next(dest, where)
         remove_new_snapshots(dest, base)
-    print(faults.summary(), f"(the command took {measured.seconds:.2f}s)")
+    print(faults.summary())
 
 
 def _snapshot_phase(killed: Outcome, dest: Path, new: list[str]) -> str:
@@ -186,6 +187,7 @@ def test_sigkill_in_place_restore_at_random_moments(tmp_path: Path, env: dict[st
     )
     measured = timed_run(argv, env)  # the command's duration; then undone with its own undo
     assert measured.returncode == 0, measured.stderr
+    faults.measure(measured.seconds)
     assert describer.content(live) == want
     undone = timed_run(_undo_argv(measured), env)
     assert undone.returncode == 0, undone.stderr
@@ -193,7 +195,7 @@ def test_sigkill_in_place_restore_at_random_moments(tmp_path: Path, env: dict[st
     remove_new_snapshots(dest, {target})
     for index in range(faults.rounds):
         snapshots = describer.snapshots(dest)
-        delay = faults.rng.uniform(0, measured.seconds)
+        delay = faults.delay()
         where = faults.where(index, delay)
         killed = kill_after(argv, delay, env)
         assert_no_process_mentions(f"{tmp_path}/")
@@ -221,7 +223,7 @@ def test_sigkill_in_place_restore_at_random_moments(tmp_path: Path, env: dict[st
         assert changed_snapshots(after, describer.snapshots(dest)) == [], where
         check_after_next(dest, where)
         remove_new_snapshots(dest, {target})
-    print(faults.summary(), f"(the command took {measured.seconds:.2f}s)")
+    print(faults.summary())
 
 
 def _drift(live: Path, data: Bytes) -> None:
@@ -331,13 +333,14 @@ def test_sigkill_backup_clean_at_random_moments(tmp_path: Path, env: dict[str, s
     _clone_snapshots(dest, sorted(keep), faults.rng, 0)
     measured = timed_run(argv, env)  # the command's duration, on a round's work
     assert measured.returncode == 0, measured.stderr
+    faults.measure(measured.seconds)
     assert set(store.snapshot_names()) == keep
     for index in range(faults.rounds):
         clones = _clone_snapshots(dest, sorted(keep), faults.rng, index + 1)
         snapshots = describer.snapshots(dest)
         if index == 0:  # the copies are snapshots as complete as their originals
             assert incomplete_snapshots(dest) == []
-        delay = faults.rng.uniform(0, measured.seconds)
+        delay = faults.delay()
         where = faults.where(index, delay)
         killed = kill_after(argv, delay, env)
         assert_no_process_mentions(f"{tmp_path}/")
@@ -354,7 +357,7 @@ def test_sigkill_backup_clean_at_random_moments(tmp_path: Path, env: dict[str, s
             where
         )
         check_after_next(dest, where)
-    print(faults.summary(), f"(the command took {measured.seconds:.2f}s)")
+    print(faults.summary())
 
 
 CLONES = 20

@@ -371,7 +371,7 @@ def test_sigterm_and_sighup_stop_the_agent_and_take_the_last_snapshot(
     wait_for(setup.evidence / "started-trap")
     write(setup.project / "late.txt", "written while the agent ran")
     proc.send_signal(sig)  # to agsekit alone: a service manager stopping it, a lost terminal
-    out, err = proc.communicate(timeout=60)
+    _out, err = proc.communicate(timeout=60)
     assert proc.returncode == code, err
     assert "the last snapshot was taken" in err
     last = setup.backups / snapshots_in(setup.backups)[-1]

@@ -109,7 +109,10 @@ def build_snapshot(
             for path in list(tree):
                 if cancelled is not None and cancelled():
                     raise Cancelled("the snapshot was stopped")
-                _place(job, path)
+                try:
+                    _place(job, path)
+                except OSError as exc:
+                    raise _naming(exc, path) from exc
                 if on_progress is not None and result.copied:
                     on_progress(result.copied, total_files, result.copied_bytes, total_bytes)
             _apply_directory_attributes(job)
@@ -117,6 +120,14 @@ def build_snapshot(
             if prev_cursor is not None:
                 prev_cursor.close()
     return result
+
+
+def _naming(exc: OSError, path: bytes) -> OSError:
+    """The error with the entry it happened on: descriptor-relative calls name only the
+    last component, copies none (a full disk would say "No space left" and not where)."""
+    if exc.errno is None:
+        return exc
+    return OSError(exc.errno, exc.strerror, os.fsdecode(path))
 
 
 def _place(job: _Build, path: bytes) -> None:

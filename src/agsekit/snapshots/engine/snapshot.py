@@ -16,6 +16,7 @@ A crash at any point leaves at most a `-partial` folder, which step 1 removes ne
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import ctypes.util
 import json
@@ -296,7 +297,12 @@ def _take_locked(
         for text in outcome.warnings[len(run.warnings) :]:
             reporter.warning(text)
         return outcome
-    outcome = _finish(run, result, final, future)
+    try:
+        outcome = _finish(run, result, final, future)
+    except BaseException:  # no room for the manifest, say: what was built goes too
+        with contextlib.suppress(OSError):
+            store.discard_partials()
+        raise
     for text in outcome.warnings[len(run.warnings) :]:
         reporter.warning(text)
     fingerprint.remember(run.name, walk, paths, not outcome.incomplete)

@@ -4,7 +4,8 @@ A snapshot is refused when it would leave less than the reserve (a share of the 
 file system, 5% by default) of space or of inodes free, or when the data it would copy is
 far above what those files really use on the source's disk (a file of written zeros on a
 compressing file system, say). Sparse files cost what they hold, since the copy keeps
-their holes.
+their holes; every copied file costs whole blocks (a tree of tiny files uses far more
+room than its bytes).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from agsekit.core.display import format_bytes
 from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Tree
 from agsekit.tools import root as fs
 
-FOLDER_BYTES = 4096  # one directory block per folder, in every snapshot
+BLOCK = 4096  # what a file system allocates at least: a file of 100 bytes uses 4 KiB
+FOLDER_BYTES = BLOCK  # one directory block per folder, in every snapshot
 INFLATION_FACTOR = 4  # copied data may exceed the real disk use this many times ...
 INFLATION_SLACK = 256 << 20  # ... plus this much, before a snapshot is refused
 
@@ -37,6 +39,7 @@ class Cost:
     real: int  # what those files use on the source's disk
     inodes: int
     folders: int
+    space: int = 0  # what the copies take on the store: their data in whole blocks
 
 
 def usage(path: Path) -> Usage:
@@ -49,7 +52,7 @@ def estimate(tree: Tree, to_copy: Iterable[bytes], source_fd: int) -> Cost:
     files that must be copied (the others are hard links: no space, no inode)."""
     folders = sum(1 for m in tree.values() if m.kind == DIR)
     links = sum(1 for m in tree.values() if m.kind == LINK)
-    data = real = count = 0
+    data = real = count = blocks = 0
     suspicious = []
     for path in to_copy:
         meta = tree[path]
@@ -62,8 +65,9 @@ def estimate(tree: Tree, to_copy: Iterable[bytes], source_fd: int) -> Cost:
             suspicious.append(path)  # holes, or a compressing file system: measure
         else:
             data += meta.size
-    data += _measured_data(tree, suspicious, source_fd)
-    return Cost(data, real, folders + links + count, folders)
+            blocks += -(-meta.size // BLOCK) * BLOCK
+    measured = _measured_data(tree, suspicious, source_fd)
+    return Cost(data + measured, real, folders + links + count, folders, blocks + measured)
 
 
 def _measured_data(tree: Tree, paths: list[bytes], source_fd: int) -> int:
@@ -93,7 +97,7 @@ def _measured_data(tree: Tree, paths: list[bytes], source_fd: int) -> int:
 
 def refusal(cost: Cost, room: Usage, reserve: float, store: Path) -> str | None:
     """Why the store cannot take this snapshot, or None."""
-    need = cost.data + cost.folders * FOLDER_BYTES
+    need = max(cost.space, cost.data) + cost.folders * FOLDER_BYTES
     keep = int(room.total * reserve)
     if room.free - need < keep:
         return (

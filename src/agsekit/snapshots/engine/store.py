@@ -285,13 +285,21 @@ class Store:
     # ----- cleanup and removal (lock must be held) -----------------------------------
 
     def discard_partials(self) -> list[str]:
-        """Remove interrupted `-partial` snapshots where they lie (no new space needed)."""
+        """Remove interrupted `-partial` snapshots where they lie (no new space needed),
+        with the manifest files one may have written before it was stopped."""
         removed = []
         with fs.opened(fs.open_root(self.dest)) as destfd:
             for name in self.partial_names():
                 fs.remove_tree_at(destfd, name.encode())
-                removed.append(name[: -len(PARTIAL_SUFFIX)])
+                snapshot = name[: -len(PARTIAL_SUFFIX)]
+                if not self._is_dir(snapshot):
+                    self._forget_manifest(snapshot)
+                removed.append(snapshot)
         return removed
+
+    def _forget_manifest(self, name: str) -> None:
+        for suffix in (".manifest", ".json"):
+            (self.state / "manifests" / f"{name}{suffix}").unlink(missing_ok=True)
 
     def sweep_temporary(self) -> int:
         """Remove the temporary files an interrupted run left in the state folder."""
@@ -330,8 +338,7 @@ class Store:
                 os.rename(self.dest / name, trash / target)
             else:
                 raise
-        for suffix in (".manifest", ".json"):
-            (self.state / "manifests" / f"{name}{suffix}").unlink(missing_ok=True)
+        self._forget_manifest(name)
         self._order = None
         self.empty_trash()
 
@@ -347,6 +354,9 @@ class Store:
             for entry in os.listdir(trashfd):
                 try:
                     fs.remove_tree_at(trashfd, os.fsencode(entry))
+                    name = entry.split(".", 1)[0]  # entries are NAME.PID.RANDOM
+                    if is_snapshot_name(name) and not self._is_dir(name):
+                        self._forget_manifest(name)  # a removal stopped after its rename
                 except OSError as exc:
                     problems.append(f"could not empty the trash ({entry}): {exc.strerror or exc}")
         for problem in problems:
@@ -358,16 +368,27 @@ def write_atomic(path: Path, text: str | bytes) -> None:
     """Write a state file so that a crash leaves either the old or the new content."""
     data = text.encode() if isinstance(text, str) else text
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f"{TEMP_PREFIX}{path.name}.")
+    except OSError as exc:
+        raise _naming(exc, path) from exc
     try:
         with os.fdopen(fd, "wb") as fh:
             fh.write(data)
             fh.flush()
             os.fsync(fh.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise _naming(exc, path) from exc
         raise
+
+
+def _naming(exc: OSError, path: Path) -> OSError:
+    """A failed write names the file it was for (a full disk fails the write itself,
+    which names no file, or the temporary file, which is gone)."""
+    return OSError(exc.errno, exc.strerror, str(path)) if exc.errno is not None else exc
 
 
 def hardlinks_work(folder: Path) -> bool:

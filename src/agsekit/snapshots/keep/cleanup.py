@@ -48,6 +48,7 @@ def clean_store(
 ) -> list[Decision]:
     """Remove what the policy does not keep; returns the decisions that were applied."""
     with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
+        store.sweep_temporary()  # a state file whose write was interrupted (labels.json)
         for problem in store.empty_trash():  # what an interrupted removal left
             reporter.warning(problem)
         decisions = plan_clean(store, policy, now, tz, protected)

@@ -26,10 +26,8 @@ from dataclasses import dataclass, field
 from agsekit.core.reporting import Reporter
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.engine.tree import DIR, LINK, Meta, ancestors
-from agsekit.snapshots.restore.plan import RestorePlan
+from agsekit.snapshots.restore.plan import TEMP_PREFIX, RestorePlan
 from agsekit.tools import root as fs
-
-_TEMP = b".agsekit-restore-"
 
 
 class _LeftAlone(Exception):
@@ -80,6 +78,7 @@ def apply_restore(
     snapshot could not save) alone. The caller holds the store's lock, so retention
     cannot remove the snapshots being read."""
     os.makedirs(plan.target, exist_ok=True)
+    discard_leftovers(plan)
     result = RestoreResult()
     fresh = plan.fresh_dirs | set(plan.replace)
 
@@ -101,6 +100,21 @@ def apply_restore(
                 cursor.close()
             _give_modes_back(job)
     return result
+
+
+def discard_leftovers(plan: RestorePlan) -> None:
+    """Remove the temporary files a killed restore left (plan.leftovers), each only if it
+    is still no folder. An in-place restore does this before its safety snapshot, so
+    that no snapshot, and no undo, ever holds a half-written copy."""
+    if not plan.leftovers:
+        return
+    with fs.opened(fs.open_root(plan.target)) as rootfd:
+        for path in plan.leftovers:
+            parent, name = fs.parent_and_name(path)
+            with contextlib.suppress(OSError), fs.opened(fs.open_dir_path(rootfd, parent)) as fd:
+                st = fs.lstat_at(fd, name)
+                if st is not None and not stat.S_ISDIR(st.st_mode):
+                    os.unlink(name, dir_fd=fd)
 
 
 def _run(job: _Apply) -> None:
@@ -230,7 +244,7 @@ def _make_folder(job: _Apply, fd: int, name: bytes) -> None:
 
 def _place(fd: int, name: bytes, make: Callable[[bytes], None]) -> None:
     """Create the entry under a temporary name, then rename it over `name`."""
-    tmp = _TEMP + os.urandom(6).hex().encode()
+    tmp = TEMP_PREFIX + os.urandom(6).hex().encode()
     make(tmp)
     try:
         os.rename(tmp, name, src_dir_fd=fd, dst_dir_fd=fd)

@@ -16,6 +16,7 @@ it again, so that an entry swapped in the meantime is left alone.
 from __future__ import annotations
 
 import os
+import re
 import stat
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -31,6 +32,14 @@ from agsekit.snapshots.engine.walk import RuleSource, WalkResult, walk_path, wal
 from agsekit.snapshots.history.catalog import snapshot_manifest, snapshot_rules
 from agsekit.snapshots.history.selection import ancestors, select
 from agsekit.tools import root as fs
+
+TEMP_PREFIX = b".agsekit-restore-"  # a file being written, before its rename into place
+_TEMP_NAME = re.compile(re.escape(TEMP_PREFIX) + rb"[0-9a-f]{12}")
+
+
+def is_restore_temporary(path: bytes) -> bool:
+    """Named like the temporary file of a restore (one a killed restore leaves behind)."""
+    return _TEMP_NAME.fullmatch(path.rpartition(b"/")[2]) is not None
 
 
 @dataclass(frozen=True)
@@ -83,6 +92,7 @@ class RestorePlan:
     selected_dirs: set[bytes] = field(default_factory=set)  # folders whose modes it sets
     live: dict[bytes, Seen] = field(default_factory=dict)  # what the plan saw
     target_exists: bool = True
+    leftovers: list[bytes] = field(default_factory=list)  # temporary files of a killed restore
 
     @property
     def changes(self) -> int:
@@ -128,10 +138,20 @@ def plan_restore(store: Store, wanted: list[Wanted], target: Path, *, delete: bo
     primary = wanted[0]
     rules = snapshot_rules(store, primary.snapshot, snapshots[primary.snapshot])
     live = _live_walk(plan.target, store, rules)
+    plan.leftovers = _take_leftovers(live)
     _compare_entries(plan, store, live, delete)
     if len(wanted) == 1:
         _extras(plan, live, list(primary.paths), delete)
     return plan
+
+
+def _take_leftovers(walk: WalkResult) -> list[bytes]:
+    """A restore killed while it wrote a file leaves it under its temporary name: not the
+    user's, never kept or saved, but removed before anything else (apply.discard_leftovers)."""
+    found = [p for p, m in walk.tree.items() if m.kind != DIR and is_restore_temporary(p)]
+    for path in found:
+        del walk.tree[path]
+    return found
 
 
 def _tree_order(path: bytes) -> tuple[bytes, ...]:

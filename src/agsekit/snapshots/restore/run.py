@@ -29,7 +29,7 @@ from agsekit.snapshots.engine.tree import DIR, Tree
 from agsekit.snapshots.history.catalog import recorded_request, snapshot_tree
 from agsekit.snapshots.keep.baseline import set_baseline
 from agsekit.snapshots.keep.marks import set_mark
-from agsekit.snapshots.restore.apply import RestoreResult, apply_restore
+from agsekit.snapshots.restore.apply import RestoreResult, apply_restore, discard_leftovers
 from agsekit.snapshots.restore.plan import RestorePlan, Wanted, check_restore_folder, plan_restore
 
 
@@ -90,6 +90,7 @@ def restore_in_place(
         if dry_run:
             return RestoreRun(plan, None, None)
         run = RestoreRun(plan, None, None)
+        discard_leftovers(plan)
         run.safety, run.unsaved = _save_live_state(store, plan, source, reporter, after)
         if on_safety is not None:
             on_safety(run)

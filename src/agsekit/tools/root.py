@@ -374,6 +374,30 @@ def chmod_at(dirfd: int, name: bytes, mode: int) -> None:
         os.close(fd)
 
 
+def remove_entry_at(dirfd: int, name: bytes, expect: Identity) -> bool:
+    """Remove the file, symlink or empty folder `name` of dirfd only while it is the entry
+    `expect` names; False when it is gone. TreeChanged when it is another entry, also when
+    it is swapped for another kind between the check and the removal (unlink then meets a
+    folder, rmdir a file or a symlink)."""
+    st = lstat_at(dirfd, name)
+    if st is None:
+        return False
+    if identity(st) != expect:
+        raise TreeChanged(name, "was replaced")
+    try:
+        if stat.S_ISDIR(st.st_mode):
+            os.rmdir(name, dir_fd=dirfd)
+        else:
+            os.unlink(name, dir_fd=dirfd)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EISDIR, errno.ENOTDIR):
+            raise TreeChanged(name, "was replaced") from None
+        raise
+    return True
+
+
 def make_owner_usable(dirfd: int, name: bytes, st: os.stat_result) -> int | None:
     """Give the owner rwx on the folder `name` (we must read and write inside it); returns
     the mode it had when that changed it, else None."""

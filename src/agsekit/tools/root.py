@@ -34,6 +34,8 @@ Identity = tuple[int, int]  # (st_dev, st_ino)
 CHUNK = 1 << 20
 BLOCK = 1 << 16  # the unit in which runs of zeros are recognised for the digest
 _ZERO_BLOCK = bytes(BLOCK)
+PAGE = 4096  # the unit in which a copy leaves zeros inside a data block as holes
+_ZERO_PAGE = bytes(PAGE)
 DIGEST_BYTES = 16  # of sha256: 128 bits, far beyond what an agent could collide
 
 
@@ -313,7 +315,8 @@ def digest_fd(fd: int, size: int) -> bytes:
 
 def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult:
     """Copy the first `size` bytes of src into the empty file dst, keeping holes (and
-    turning zero blocks into holes), and compute the content digest on the way. Never
+    turning zero pages into holes: a block holding one page of data costs one page, not a
+    block), and compute the content digest on the way. Never
     reads more than `size`: a file that grows while it is copied is cut there, and the
     change is reported."""
     digest = _Digest()
@@ -325,8 +328,7 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
             digest.zeros(length)
         else:
             digest.data(block)
-            _pwrite_all(dst, block, offset)
-            written += len(block)
+            written += _write_data(dst, block, offset)
         done += length
     os.ftruncate(dst, done)
     after = os.fstat(src)
@@ -336,6 +338,23 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
         before.st_ctime_ns,
     )
     return CopyResult(digest.finish(done), written, done, changed)
+
+
+def _write_data(fd: int, block: memoryview, offset: int) -> int:
+    """Write the pages of block that are not all zeros (runs of them at once); returns
+    the bytes written."""
+    written = 0
+    run_start: int | None = None
+    for at in range(0, len(block) + PAGE, PAGE):
+        page = block[at : at + PAGE]
+        data = bool(page) and (page != _ZERO_PAGE if len(page) == PAGE else any(page))
+        if data and run_start is None:
+            run_start = at
+        elif not data and run_start is not None:
+            _pwrite_all(fd, block[run_start:at], offset + run_start)
+            written += min(at, len(block)) - run_start
+            run_start = None
+    return written
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:

@@ -116,6 +116,42 @@ def test_huge_sparse_files_cost_nothing_and_every_view_is_quick(
     assert _used(out) < MIB
 
 
+def test_hard_links_in_subfolders_stay_in_place_and_cost_one_file(
+    project: Path, store: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """30 hard links of one 20 MiB file, in the root and in subfolders, some named like
+    entries of the root: the snapshot holds each at its own path as one file (20 MiB
+    once), and a restore gives them back as links of each other."""
+    big = write(project / "big.bin", os.urandom(20 * MIB))
+    write(project / "readme", "a root file named like a link below\n")
+    places = [project / "a", project / "b" / "c", project / "b"]
+    for folder in places:
+        folder.mkdir(parents=True, exist_ok=True)
+    links = [places[index % 3] / f"link{index:02d}" for index in range(28)]
+    links.append(places[0] / "readme")
+    for link in links:
+        os.link(big, link)
+    for round_no in range(2):  # the second snapshot links the leader from the first
+        if round_no:
+            write(project / "readme", "changed, so that a second snapshot is taken\n")
+        proc = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+        assert proc.returncode == 0, proc.stderr
+        snapshot = store / snapshots_in(store)[-1]
+        inode = os.stat(snapshot / "big.bin").st_ino
+        for link in links:
+            assert os.stat(snapshot / link.relative_to(project)).st_ino == inode, link
+        assert sorted(os.listdir(snapshot)) == ["a", "b", "big.bin", "readme"]
+    assert 20 * MIB <= _used(store) < 22 * MIB
+    out = tmp_path / "restored"
+    restored = agsekit(
+        "backup-restore", "--dest-dir", store, "--snapshot", "latest", "--to", out, env=env
+    )
+    assert restored.returncode == 0, restored.stderr
+    assert {os.stat(out / link.relative_to(project)).st_ino for link in links} == {
+        os.stat(out / "big.bin").st_ino
+    }
+
+
 def _chain(top: Path, part: str, depth: int, leaf: str) -> None:
     """Folders part/part/... `depth` deep below top, made through descriptors (the path
     outgrows PATH_MAX), with the file `leaf` at the bottom."""

@@ -152,6 +152,31 @@ def test_hard_links_in_subfolders_stay_in_place_and_cost_one_file(
     }
 
 
+def test_new_hard_links_of_a_big_file_cannot_stop_snapshots(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """Enough new hard links of a 20 MiB file that, each counted as a copy, they would
+    need more than the disk has free: the snapshot is taken all the same (they are links,
+    costing nothing), not refused for want of room."""
+    big = write(project / "big.bin", os.urandom(20 * MIB))
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    free = os.statvfs(store).f_bavail * os.statvfs(store).f_frsize
+    many = free // (20 * MIB) + 2
+    assert many < 200_000, "a disk this large needs a larger file"
+    links = project / "links"
+    links.mkdir()
+    for index in range(many):
+        os.link(big, links / f"{index}")
+    second = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert second.returncode == 0, second.stderr
+    assert "SNAPSHOTS STOPPED" not in second.stderr and "not taking it" not in second.stderr
+    assert len(snapshots_in(store)) == 2
+    latest = store / snapshots_in(store)[-1]
+    assert os.stat(latest / "links" / "0").st_ino == os.stat(latest / "big.bin").st_ino
+    assert _used(store) < 22 * MIB
+
+
 def _chain(top: Path, part: str, depth: int, leaf: str) -> None:
     """Folders part/part/... `depth` deep below top, made through descriptors (the path
     outgrows PATH_MAX), with the file `leaf` at the bottom."""

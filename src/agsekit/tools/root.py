@@ -177,6 +177,21 @@ def lstat_at(dirfd: int, name: bytes) -> os.stat_result | None:
         return None
 
 
+def link_target_at(dirfd: int, name: bytes, expect: Identity) -> bytes | None:
+    """The target of the symlink `name` of dirfd while it is the link `expect` names, else
+    None. A symlink's target never changes, so the same identity before and after the
+    read vouches for what was read."""
+    before = lstat_at(dirfd, name)
+    if before is None or not stat.S_ISLNK(before.st_mode) or identity(before) != expect:
+        return None
+    try:
+        target = os.readlink(name, dir_fd=dirfd)
+    except OSError:
+        return None
+    after = lstat_at(dirfd, name)
+    return os.fsencode(target) if after is not None and identity(after) == expect else None
+
+
 def read_regular(dirfd: int, name: bytes, cap: int) -> bytes:
     """The whole content of a regular file of at most `cap` bytes (TooLarge otherwise)."""
     fd, st = open_regular(dirfd, name)

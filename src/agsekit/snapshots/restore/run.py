@@ -11,6 +11,7 @@ command is printed even when the restore then fails or is stopped half-way.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,12 +26,13 @@ from agsekit.snapshots.engine.snapshot import (
     take_snapshot,
 )
 from agsekit.snapshots.engine.store import Store
-from agsekit.snapshots.engine.tree import DIR, Tree
+from agsekit.snapshots.engine.tree import DIR, LINK, Tree
 from agsekit.snapshots.history.catalog import recorded_request, snapshot_tree
 from agsekit.snapshots.keep.baseline import set_baseline
 from agsekit.snapshots.keep.marks import set_mark
 from agsekit.snapshots.restore.apply import RestoreResult, apply_restore
 from agsekit.snapshots.restore.plan import RestorePlan, Wanted, check_restore_folder, plan_restore
+from agsekit.tools import root as fs
 
 
 @dataclass(frozen=True)
@@ -138,14 +140,29 @@ def _hidden(outcome: SnapshotOutcome) -> tuple[bytes, ...]:
 
 
 def _holds(saved: Tree, plan: RestorePlan, path: bytes) -> bool:
-    """The safety snapshot holds the very entry the plan saw at path."""
+    """The safety snapshot holds the very entry the plan saw at path (for a symlink, one
+    with its target: an unchanged safety snapshot keeps the inode of an earlier, same
+    link, such as one an agent planted again after a restore removed it)."""
     meta = saved.get(path)
     seen = plan.live.get(path)
     if meta is None or seen is None:
         return False
-    if meta.kind == DIR:
+    if meta.kind == DIR or meta.ino == seen.st_ino:
         return True
-    return meta.ino == seen.st_ino
+    return meta.kind == LINK and _live_link(plan, path, seen) == meta.target
+
+
+def _live_link(plan: RestorePlan, path: bytes, seen: os.stat_result) -> bytes | None:
+    """The target of the live symlink at path, while it is the one the plan saw."""
+    parent, name = fs.parent_and_name(path)
+    try:
+        with (
+            fs.opened(fs.open_root(plan.target)) as root,
+            fs.opened(fs.open_dir_path(root, parent)) as folder,
+        ):
+            return fs.link_target_at(folder, name, fs.identity(seen))
+    except OSError:
+        return None
 
 
 def _set_baseline(store: Store, plan: RestorePlan) -> None:

@@ -113,6 +113,34 @@ def test_files_replaced_by_empty_folders_of_the_same_names(
     assert f"{REAL} became folders, symlinks or special files" in out
 
 
+def test_deleting_a_folders_files_then_locking_it(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """The agent empties src/ and makes it unreadable (chmod 000, as the project's owner
+    may). Snapshots keep what src/ held (unreadable is not deleted) and say they could not
+    read it; backup-deleted, the first thing a user runs, must not answer "Nothing is
+    missing" without naming the folder it could not look into."""
+    files = _real_files(project)
+    write(project / "README.md", "kept\n")
+    _snap(project, store, env)
+    for path in files:
+        path.unlink()
+    (project / "src").chmod(0)
+    try:
+        once = agsekit(
+            "backup-once", "--source-dir", project, "--dest-dir", store, env=env, as_owner=True
+        )
+        assert once.returncode == 23 and "could not read src: Permission denied" in once.stderr
+        deleted = agsekit("backup-deleted", "--dest-dir", store, env=env, as_owner=True)
+    finally:
+        (project / "src").chmod(0o755)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip().endswith("outside the folders that could not be read."), (
+        deleted.stdout
+    )
+    assert "1 live folder(s) could not be read" in deleted.stderr and ": src" in deleted.stderr
+
+
 def test_star_in_backupignore(
     project: Path, store: Path, env: dict[str, str], tmp_path: Path
 ) -> None:

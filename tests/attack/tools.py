@@ -40,9 +40,12 @@ def cli_env(tmp_path: Path) -> dict[str, str]:
 
 
 def agsekit(
-    *args: str | os.PathLike[str], env: dict[str, str], timeout: float = 120
+    *args: str | os.PathLike[str],
+    env: dict[str, str],
+    timeout: float = 120,
+    as_owner: bool = False,
 ) -> subprocess.CompletedProcess[str]:
-    return run_cli(*args, env=env, timeout=timeout)
+    return run_cli(*args, env=env, timeout=timeout, as_owner=as_owner)
 
 
 # ----- the host outside the project ---------------------------------------------------------

@@ -181,10 +181,17 @@ class DeletedFile:
     now: str | None = None  # what the live path is now, when it exists as another kind
 
 
-def deleted_files(store: Store, source: Path, since: datetime | None = None) -> list[DeletedFile]:
+def deleted_files(
+    store: Store,
+    source: Path,
+    since: datetime | None = None,
+    unknown: set[bytes] | None = None,
+) -> list[DeletedFile]:
     """Files and links some snapshot holds and the live folder does not hold as the same
     kind of entry, each with the newest snapshot holding it. With `since`, only those
-    first seen missing at or after it (by a snapshot taken then, or by the live folder)."""
+    first seen missing at or after it (by a snapshot taken then, or by the live folder).
+    `unknown` receives the live folders that could not be read although some snapshot
+    holds paths in them: what is gone from those is not known, so not listed."""
     names = require_snapshots(store)
     seen: set[bytes] = set()
     found: list[DeletedFile] = []
@@ -210,6 +217,8 @@ def deleted_files(store: Store, source: Path, since: datetime | None = None) -> 
     finally:
         if rootfd >= 0:
             os.close(rootfd)
+    if unknown is not None:
+        unknown.update(live.hidden)
     return sorted(found, key=lambda f: f.path)
 
 
@@ -220,18 +229,22 @@ class _LiveView:
         self.rootfd = rootfd
         self.cursor = fs.DirCursor(rootfd) if rootfd >= 0 else None
         self.unreadable: set[bytes] = set()
+        self.hidden: set[bytes] = set()  # unreadable folders that hid a snapshot's path
 
     def state(self, path: bytes) -> str | None:
         """FILE, LINK, DIR, "other", "unknown", or None when absent."""
         if self.cursor is None:
             return None
         parent, name = fs.parent_and_name(path)
-        if any(parent == u or parent.startswith(u + b"/") for u in self.unreadable):
-            return "unknown"
+        for folder in self.unreadable:
+            if parent == folder or parent.startswith(folder + b"/"):
+                self.hidden.add(folder)
+                return "unknown"
         try:
             fd = self.cursor.fd(parent)
         except PermissionError:
             self.unreadable.add(parent)
+            self.hidden.add(parent)
             return "unknown"
         except OSError:
             return None

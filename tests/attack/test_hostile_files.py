@@ -223,3 +223,28 @@ def test_a_planted_symlink_planted_again_is_removed_again(
         assert "not saved" not in proc.stdout, (round_no, proc.stdout)
         assert not os.path.lexists(hook), (round_no, proc.stdout)
         assert not (project / ".git").exists()
+
+
+def test_a_store_inside_the_project_cannot_append_to_a_host_file(
+    project: Path, host: Host, env: dict[str, str]
+) -> None:
+    """backup-once accepts a store inside the source (with a warning: the agent can reach
+    it). The agent links the store's log to the host's ~/.bashrc and records a source
+    holding a shell command: the next snapshots write nothing through that link (the
+    log line would have run `echo` at the next login)."""
+    store = project / ".backups"
+    write(project / "main.py", "print('hi')\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    state = store / ".agsekit"
+    (state / "store.json").write_text('{"source": "/gone; echo PWNED #"}\n')
+    (state / "log").unlink()
+    os.symlink(host.home / ".bashrc", state / "log")
+    before = host.state()
+    with watching(host) as watch:
+        for round_no in range(2):
+            write(project / "main.py", f"print({round_no})\n")
+            proc = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+            assert proc.returncode == 0, proc.stderr
+    assert watch.seen == [] and host.state() == before
+    assert (host.home / ".bashrc").read_text() == "# the host user's shell\n"

@@ -176,3 +176,51 @@ def test_printed_commands_paste_back_to_the_same_bytes(
             assert fh.read() == f"content of {name!r}\n"
     assert sorted(os.listdir(os.fsencode(project))) == sorted(tricky)
     shutil.rmtree(store)
+
+
+def _on_a_terminal(*args: str | os.PathLike[str], env: dict[str, str]) -> bytes:
+    """What `agsekit ARGS` writes to its standard output when that is a terminal."""
+    import pty
+
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "agsekit", *args],
+        stdout=slave,
+        stderr=subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
+        env={**os.environ, **env},
+    )
+    os.close(slave)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 1 << 16)
+        except OSError:  # EIO: the other side is closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    os.close(master)
+    assert proc.wait(timeout=60) == 0
+    return out
+
+
+def test_patch_content_cannot_drive_the_terminal(
+    project: Path, store: Path, tmp_path: Path
+) -> None:
+    """File content is the agent's too: a changed line holding CR, erase-line and
+    conceal (SGR 8) would show 'D nothing-important.txt' and hide all that follows (the
+    summary included) on the terminal of whoever runs backup-diff --patch. On a terminal
+    the control bytes are shown as escapes; into a pipe the patch stays byte-exact."""
+    env = cli_env(tmp_path)
+    write(project / "notes.txt", "line one\n")
+    code, out = _run("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert code == 0, out
+    hostile = b"ok\r\x1b[2KD nothing-important.txt\x1b[8m \xc2\x9b2J\x07\n"
+    write(project / "notes.txt", b"line one\n" + hostile)
+    shown = _on_a_terminal("backup-diff", "--patch", "--dest-dir", str(store), env=env)
+    text = _clean(shown.replace(b"\r\n", b"\n"), "backup-diff --patch on a terminal")
+    assert "+ok\\015\\033[2KD nothing-important.txt\\033[8m \\302\\2332J\\007" in text
+    assert text.splitlines()[-1].endswith("0 added, 1 modified, 0 deleted, 0 renamed")
+    code, piped = _run("backup-diff", "--patch", "--dest-dir", store, env=env)
+    assert code == 0 and b"\n+" + hostile in piped

@@ -220,11 +220,15 @@ def _diff_json(entry: DiffEntry) -> dict[str, Any]:
 
 
 def _print_patch(old: Side, new: Side, entry: DiffEntry) -> bool:
-    """Write the entry's patch bytes to stdout as they are; False when the patch only names
-    the change (binary, large or unreadable content)."""
+    """Write the entry's patch bytes to stdout as they are (on a terminal, with control
+    characters shown as escapes: the content is the agent's); False when the patch only
+    names the change (binary, large or unreadable content)."""
+    from agsekit.core.display import visible_bytes
     from agsekit.snapshots.history.diff import patch
 
     data, complete = patch(old, new, entry)
+    if data and sys.stdout.isatty():
+        data = visible_bytes(data)
     if data:
         sys.stdout.flush()  # what click.echo wrote comes first
         sys.stdout.buffer.write(data)

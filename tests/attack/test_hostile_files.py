@@ -248,3 +248,31 @@ def test_a_store_inside_the_project_cannot_append_to_a_host_file(
             assert proc.returncode == 0, proc.stderr
     assert watch.seen == [] and host.state() == before
     assert (host.home / ".bashrc").read_text() == "# the host user's shell\n"
+
+
+def test_a_store_inside_the_project_with_a_fifo_for_its_state_never_hangs(
+    project: Path, host: Host, env: dict[str, str]
+) -> None:
+    """The agent replaces the store's fast-check state with a FIFO (opening it to read
+    would wait for a writer forever, with the store's lock held), then with a symlink to
+    the host's key: snapshots still finish, and nothing outside is opened."""
+    store = project / ".backups"
+    write(project / "main.py", "print('hi')\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    state = store / ".agsekit" / "fastcheck.json"
+    before = host.state()
+    with watching(host) as watch:
+        for round_no in range(2):
+            state.unlink()
+            if round_no:
+                os.symlink(host.key, state)
+            else:
+                os.mkfifo(state)
+            write(project / "main.py", f"print({round_no})\n")
+            proc = agsekit(
+                "backup-once", "--source-dir", project, "--dest-dir", store, env=env, timeout=20
+            )
+            assert proc.returncode == 0, proc.stderr
+    assert len(snapshots_in(store)) == 3
+    assert watch.seen == [] and host.state() == before

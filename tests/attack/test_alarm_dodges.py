@@ -251,3 +251,18 @@ def test_junk_an_hour_before_deleting_the_real_files(
     shutil.rmtree(project / "src")
     assert not any(path.exists() for path in files)
     _alarmed(_snap(project, store, env), tmp_path, REAL)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known hole: the alarm weighs lost bytes and files, so overwriting every file "
+    "with junk of the same size (as ransomware does) is 100 'modified', no loss",
+)
+def test_overwriting_every_file_with_junk_of_the_same_size(
+    project: Path, store: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    files = _real_files(project)
+    _snap(project, store, env)
+    for path in files:
+        path.write_bytes(os.urandom(path.stat().st_size))
+    _alarmed(_snap(project, store, env), tmp_path, REAL)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -54,22 +55,33 @@ def _make_project(project: Path, host: Host) -> Layout:
 
 def _settle(layout: Layout, host: Host) -> None:
     """Put the racing names back in their roles (a restore racing the swaps may have
-    replaced a symlink with the folder or file it raced, which is the project's own
-    business)."""
-    if layout.sub.is_symlink() and not layout.lnk.is_symlink():
-        os.rename(layout.sub, layout.sub.with_name(".settling"))
-        os.rename(layout.lnk, layout.sub)
-        os.rename(layout.sub.with_name(".settling"), layout.lnk)
+    replaced a symlink with the folder or file it raced, or recreated one, which is the
+    project's own business): sub/ a real folder, lnk and keylink symlinks, top.txt not."""
+    parked = layout.sub.with_name(".parked")  # where an interrupted mv loop left a name
+    if layout.sub.is_symlink() or not layout.sub.exists():
+        if os.path.lexists(layout.sub):
+            layout.sub.unlink()
+        for spare in (parked, layout.lnk):
+            if spare.is_dir() and not spare.is_symlink():
+                os.rename(spare, layout.sub)
+                break
+        else:
+            layout.sub.mkdir()
+    if parked.is_dir() and not parked.is_symlink():
+        shutil.rmtree(parked)
+    elif os.path.lexists(parked):
+        parked.unlink()
     for link, target in ((layout.lnk, host.inbox), (layout.keylink, host.key)):
-        if not link.is_symlink():
-            if link.is_dir():
+        if not link.is_symlink() or os.readlink(link) != str(target):
+            if link.is_dir() and not link.is_symlink():
                 shutil.rmtree(link)
             elif os.path.lexists(link):
                 link.unlink()
             os.symlink(target, link)
     if layout.top.is_symlink():
         layout.top.unlink()
-    layout.sub.mkdir(exist_ok=True)
+    # the test must never write through a symlink itself
+    assert stat.S_ISDIR(os.lstat(layout.sub).st_mode)
 
 
 def _dirty(layout: Layout, host: Host, round_no: int) -> None:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from agsekit.core.reporting import RecordingReporter
 from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.history.files import file_history
 from agsekit.snapshots.restore.plan import Wanted
 from agsekit.snapshots.restore.run import restore_in_place
 from tests.attack.conftest import EXTRAS, FILES
@@ -254,4 +255,24 @@ def test_restore_delete_survives_an_entry_swapped_for_another_kind(
             left_alone += len(run.result.left_alone)
     assert race.attempts >= MIN_ATTEMPTS
     assert (project / "keep.txt").read_text() == "the user's file\n"
+    _no_escape(host, before, watch.seen, store, project)
+
+
+def test_backup_history_racing_a_link_swapped_for_a_file(
+    project: Path, store: Path, host: Host, env: dict[str, str]
+) -> None:
+    """A symlink that backup-history finds as a link and then reads as a file (the racer
+    swaps it with a file between the two): the history is still told, never a crash
+    ('Invalid argument'). In-process, 400 looks, so that the short window is met."""
+    write(project / "top.txt", "a file of the project\n")
+    os.symlink(host.key, project / "keylink")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    before = host.state()
+    with watching(host) as watch, racing((project / "top.txt", project / "keylink")) as race:
+        for index in range(400):
+            name = b"keylink" if index % 2 else b"top.txt"
+            history = file_history(Store(store), project, name)
+            assert history.versions and history.live
+    assert race.attempts >= MIN_ATTEMPTS
     _no_escape(host, before, watch.seen, store, project)

@@ -78,8 +78,10 @@ def look_up(rootfd: int, path: bytes, *, read: bool = True) -> Found | None:
         if st is None or not read:
             return Found(st, "", None) if st is not None else None
         if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(name, dir_fd=fd)
-            return Found(st, hashlib.sha256(os.fsencode(target)).hexdigest()[:32], None)
+            # None: no longer that link (swapped while it was looked at), no digest then
+            target = fs.link_target_at(fd, name, fs.identity(st))
+            digest = hashlib.sha256(target).hexdigest()[:32] if target is not None else ""
+            return Found(st, digest, None)
         if not stat.S_ISREG(st.st_mode):
             return Found(st, "", None)
         try:

@@ -60,6 +60,7 @@ def test_fifos_swapped_in_for_files_while_they_are_copied(
     """A racing process exchanges files with FIFOs (nobody ever writes to them) while
     snapshots copy the files and a restore compares and replaces them: no command
     blocks, no FIFO ends up in a snapshot or in the restored tree."""
+    write(project / "README.md", "a file nobody swaps: the folder never looks empty\n")
     pairs = []
     for index in range(4):
         data = write(project / f"data{index}.bin", os.urandom(2 << 20))

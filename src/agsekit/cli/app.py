@@ -151,7 +151,9 @@ def main(argv: list[str] | None = None) -> None:
     except OSError as exc:
         if debug:
             raise
-        where = f": {os.fsdecode(exc.filename)}" if exc.filename else ""
+        from agsekit.core.display import show_path
+
+        where = f": {show_path(os.fsdecode(exc.filename))}" if exc.filename else ""
         _say(f"agsekit: error: {exc.strerror or exc}{where}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

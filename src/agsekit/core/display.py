@@ -65,6 +65,17 @@ def show_path(name: bytes | str) -> str:
     return '"' + "".join(out) + '"'
 
 
+def visible_bytes(data: bytes) -> bytes:
+    """Text for a terminal with its control characters (but newline and TAB), DEL, C1
+    codes and bytes that are not UTF-8 shown as octal escapes, so that content (a patch)
+    cannot move the cursor, erase or hide lines."""
+    text = data.decode("utf-8", "surrogateescape")
+    if not any(is_control(c) and c not in "\n\t" for c in text):
+        return data
+    shown = "".join(_octal(c) if is_control(c) and c not in "\n\t" else c for c in text)
+    return shown.encode("utf-8")
+
+
 def shell_word(word: bytes | str) -> str:
     """One word of a shell command, quoted so that pasting it gives back the same bytes:
     plain, '...' or, when it holds control characters, $'...'."""

@@ -34,6 +34,8 @@ Identity = tuple[int, int]  # (st_dev, st_ino)
 CHUNK = 1 << 20
 BLOCK = 1 << 16  # the unit in which runs of zeros are recognised for the digest
 _ZERO_BLOCK = bytes(BLOCK)
+PAGE = 4096  # the unit in which a copy leaves zeros inside a data block as holes
+_ZERO_PAGE = bytes(PAGE)
 DIGEST_BYTES = 16  # of sha256: 128 bits, far beyond what an agent could collide
 
 
@@ -175,6 +177,21 @@ def lstat_at(dirfd: int, name: bytes) -> os.stat_result | None:
         return None
 
 
+def link_target_at(dirfd: int, name: bytes, expect: Identity) -> bytes | None:
+    """The target of the symlink `name` of dirfd while it is the link `expect` names, else
+    None. A symlink's target never changes, so the same identity before and after the
+    read vouches for what was read."""
+    before = lstat_at(dirfd, name)
+    if before is None or not stat.S_ISLNK(before.st_mode) or identity(before) != expect:
+        return None
+    try:
+        target = os.readlink(name, dir_fd=dirfd)
+    except OSError:
+        return None
+    after = lstat_at(dirfd, name)
+    return os.fsencode(target) if after is not None and identity(after) == expect else None
+
+
 def read_regular(dirfd: int, name: bytes, cap: int) -> bytes:
     """The whole content of a regular file of at most `cap` bytes (TooLarge otherwise)."""
     fd, st = open_regular(dirfd, name)
@@ -313,7 +330,8 @@ def digest_fd(fd: int, size: int) -> bytes:
 
 def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult:
     """Copy the first `size` bytes of src into the empty file dst, keeping holes (and
-    turning zero blocks into holes), and compute the content digest on the way. Never
+    turning zero pages into holes: a block holding one page of data costs one page, not a
+    block), and compute the content digest on the way. Never
     reads more than `size`: a file that grows while it is copied is cut there, and the
     change is reported."""
     digest = _Digest()
@@ -325,8 +343,7 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
             digest.zeros(length)
         else:
             digest.data(block)
-            _pwrite_all(dst, block, offset)
-            written += len(block)
+            written += _write_data(dst, block, offset)
         done += length
     os.ftruncate(dst, done)
     after = os.fstat(src)
@@ -336,6 +353,23 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
         before.st_ctime_ns,
     )
     return CopyResult(digest.finish(done), written, done, changed)
+
+
+def _write_data(fd: int, block: memoryview, offset: int) -> int:
+    """Write the pages of block that are not all zeros (runs of them at once); returns
+    the bytes written."""
+    written = 0
+    run_start: int | None = None
+    for at in range(0, len(block) + PAGE, PAGE):
+        page = block[at : at + PAGE]
+        data = bool(page) and (page != _ZERO_PAGE if len(page) == PAGE else any(page))
+        if data and run_start is None:
+            run_start = at
+        elif not data and run_start is not None:
+            _pwrite_all(fd, block[run_start:at], offset + run_start)
+            written += min(at, len(block)) - run_start
+            run_start = None
+    return written
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:
@@ -372,6 +406,30 @@ def chmod_at(dirfd: int, name: bytes, mode: int) -> None:
         os.chmod(f"/proc/self/fd/{fd}", mode)
     finally:
         os.close(fd)
+
+
+def remove_entry_at(dirfd: int, name: bytes, expect: Identity) -> bool:
+    """Remove the file, symlink or empty folder `name` of dirfd only while it is the entry
+    `expect` names; False when it is gone. TreeChanged when it is another entry, also when
+    it is swapped for another kind between the check and the removal (unlink then meets a
+    folder, rmdir a file or a symlink)."""
+    st = lstat_at(dirfd, name)
+    if st is None:
+        return False
+    if identity(st) != expect:
+        raise TreeChanged(name, "was replaced")
+    try:
+        if stat.S_ISDIR(st.st_mode):
+            os.rmdir(name, dir_fd=dirfd)
+        else:
+            os.unlink(name, dir_fd=dirfd)
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        if exc.errno in (errno.EISDIR, errno.ENOTDIR):
+            raise TreeChanged(name, "was replaced") from None
+        raise
+    return True
 
 
 def make_owner_usable(dirfd: int, name: bytes, st: os.stat_result) -> int | None:

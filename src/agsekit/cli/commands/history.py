@@ -220,11 +220,15 @@ def _diff_json(entry: DiffEntry) -> dict[str, Any]:
 
 
 def _print_patch(old: Side, new: Side, entry: DiffEntry) -> bool:
-    """Write the entry's patch bytes to stdout as they are; False when the patch only names
-    the change (binary, large or unreadable content)."""
+    """Write the entry's patch bytes to stdout as they are (on a terminal, with control
+    characters shown as escapes: the content is the agent's); False when the patch only
+    names the change (binary, large or unreadable content)."""
+    from agsekit.core.display import visible_bytes
     from agsekit.snapshots.history.diff import patch
 
     data, complete = patch(old, new, entry)
+    if data and sys.stdout.isatty():
+        data = visible_bytes(data)
     if data:
         sys.stdout.flush()  # what click.echo wrote comes first
         sys.stdout.buffer.write(data)
@@ -272,7 +276,16 @@ def backup_deleted(
     target = resolve_store(dest_dir, mount_path, config_path)
     source = target.live_source()
     moment = parse_time(since, "--since") if since else None
-    found = deleted_files(target.store, source, moment)
+    unknown: set[bytes] = set()
+    found = deleted_files(target.store, source, moment, unknown)
+    if unknown:
+        shown = ", ".join(show_path(p) for p in sorted(unknown)[:SHOWN_LEFT_OUT])
+        more = f" and {len(unknown) - SHOWN_LEFT_OUT} more" if len(unknown) > SHOWN_LEFT_OUT else ""
+        click.echo(
+            f"warning: {len(unknown)} live folder(s) could not be read, so what is gone from "
+            f"them is not known and not listed: {shown}{more}",
+            err=True,
+        )
     kinds = {"l": "symlink", "f": "file"}
     if as_json:
         print_json(
@@ -292,7 +305,10 @@ def backup_deleted(
         return
     if not found:
         shown = show_path(str(source))
-        click.echo(f"Nothing is missing from {shown}" + (f" since {since}." if since else "."))
+        outside = " outside the folders that could not be read" if unknown else ""
+        click.echo(
+            f"Nothing is missing from {shown}{outside}" + (f" since {since}." if since else ".")
+        )
         return
     now = datetime.now(timezone.utc)
     for item in found:

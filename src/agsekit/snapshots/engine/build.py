@@ -65,6 +65,7 @@ class _Build:
     tree: Tree
     multi_linked: set[bytes]
     result: BuildResult
+    partial_root: int  # the new snapshot's folder, apart from the cursor's descriptors
     leaders: dict[tuple[int, int], bytes] = field(default_factory=dict)
     can_link: bool = True
 
@@ -104,6 +105,7 @@ def build_snapshot(
                 tree,
                 set(multi_linked),
                 result,
+                partial_fd,
                 can_link=previous is not None,
             )
             for path in list(tree):
@@ -157,7 +159,8 @@ def _link_to_leader(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: 
     if leader is None or leader not in job.tree:
         return False
     lead_parent, lead_name = fs.parent_and_name(leader)
-    lead_fd = fs.open_dir_path(job.partial.fd(b""), lead_parent)
+    # not through job.partial: moving that cursor would close parent_fd
+    lead_fd = fs.open_dir_path(job.partial_root, lead_parent)
     try:
         os.link(lead_name, name, src_dir_fd=lead_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
     except OSError as exc:
@@ -202,7 +205,8 @@ def _link_from_previous(job: _Build, path: bytes, meta: Meta, parent_fd: int, na
         if exc.errno in (errno.EMLINK, errno.ENOENT):
             return False
         raise
-    if before.store_ino == st.st_ino and before.digest is not None and before.ino == meta.ino:
+    same_source = (before.ino, before.ctime_ns) == (meta.ino, meta.ctime_ns)
+    if before.store_ino == st.st_ino and before.digest is not None and same_source:
         job.tree[path] = before  # the very entry recorded before (most files)
     else:
         job.tree[path] = meta._replace(digest=before.digest or meta.digest, store_ino=st.st_ino)

@@ -11,15 +11,18 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from agsekit.snapshots.engine.store import write_atomic
+from agsekit.tools import root as fs
 from agsekit.tools.find import tree_fingerprint
 
 _VERSION = 1
+_CAP = 16 << 20  # the state file: 64 pruned paths at most, however long
 _MAX_PRUNED = 64  # beyond this, walking the excluded folders is cheaper than find's tests
 
 
@@ -38,7 +41,10 @@ def context_key(source: bytes, dest: Path, excludes: Sequence[str]) -> str:
 
 def load_state(path: Path) -> FastCheckState | None:
     try:
-        data: Any = json.loads(path.read_text())
+        # a regular file only, never through a symlink, never blocking (a FIFO put there
+        # by an agent that can reach a store inside the source would hang the snapshot)
+        with fs.opened(fs.open_root(path.parent)) as folder:
+            data: Any = json.loads(fs.read_regular(folder, os.fsencode(path.name), _CAP))
         return FastCheckState(
             data["context"],
             tuple(p.encode("utf-8", "surrogateescape") for p in data["prune"]),

@@ -40,6 +40,7 @@ from agsekit.snapshots.engine.names import FUTURE_TOLERANCE, PARTIAL_SUFFIX, nam
 from agsekit.snapshots.engine.store import Store, write_atomic
 from agsekit.snapshots.engine.tree import DIR, FILE, Tree
 from agsekit.snapshots.engine.walk import RuleSource, WalkResult, walk_snapshot, walk_tree
+from agsekit.snapshots.ignore.files import ignore_file_rules
 from agsekit.tools import root as fs
 
 Status = Literal["created", "unchanged", "refused"]
@@ -194,6 +195,7 @@ class _Run:
     warnings: list[str] = field(default_factory=list)
     newly_excluded: list[bytes] = field(default_factory=list)
     name: str = ""
+    previous_rules: Rules | None = None  # what the latest snapshot recorded
 
     @property
     def store(self) -> Store:
@@ -269,10 +271,11 @@ def _take_locked(
         return SnapshotOutcome("unchanged", latest, latest)
     with fs.opened(fs.open_root(paths.source_b)) as source_fd:
         walk = _walk(source_fd, paths, request)
-        previous = _previous(store, latest)
+        previous, previous_rules = _previous(store, latest)
         prev_fd = fs.open_root(store.path_of(latest)) if latest is not None else None
         try:
             run = _Run(request, paths, latest, walk, previous, started, Changes(), [])
+            run.previous_rules = previous_rules
             _compare_run(run, source_fd, prev_fd)
             for text in run.warnings:
                 reporter.warning(text)
@@ -319,6 +322,16 @@ def _compare_run(run: _Run, source_fd: int, prev_fd: int | None) -> None:
     run.newly_excluded = _newly_excluded(run)
     if run.newly_excluded:
         run.warnings.append(_rules_change_warning(run, run.newly_excluded))
+    added = _added_patterns(run)
+    if added:
+        shown = ", ".join(added[:SHOWN]) + (
+            f" and {len(added) - SHOWN} more" if len(added) > SHOWN else ""
+        )
+        run.warnings.append(
+            f"the ignore rules changed since snapshot {run.latest}; they now also leave out "
+            f"what matches {shown}: such paths, now or created later, are in no snapshot "
+            "(`agsekit backup-diff` lists them)"
+        )
 
 
 def _refused(run: _Run, reason: str, message: str) -> SnapshotOutcome:
@@ -383,14 +396,15 @@ def _walk(source_fd: int, paths: _Paths, request: SnapshotRequest) -> WalkResult
     )
 
 
-def _previous(store: Store, latest: str | None) -> Tree:
+def _previous(store: Store, latest: str | None) -> tuple[Tree, Rules | None]:
+    """The latest snapshot's tree, and the rules it recorded (None when unknown)."""
     if latest is None:
-        return {}
+        return {}, None
     found = manifest.load_manifest(store.state, latest)
     if found is not None:
-        return found.tree
+        return found.tree, found.rules
     try:
-        return walk_snapshot(os.fsencode(store.path_of(latest)))
+        return walk_snapshot(os.fsencode(store.path_of(latest))), None
     except OSError as exc:
         raise SnapshotError(
             describe_os_error(f"cannot read the latest snapshot {latest}", exc)
@@ -463,6 +477,33 @@ def _newly_excluded(run: _Run) -> list[bytes]:
     tops = set(run.walk.excluded)
     dirs = tuple(p + b"/" for p in run.walk.excluded_dirs)
     return [p for p in gone if p in tops or p.startswith(dirs)]
+
+
+def _added_patterns(run: _Run) -> list[str]:
+    """Exclusion patterns in force now that the latest snapshot's rules did not hold, as
+    shown to people: `PATTERN (where)`. A rule written before the files it hides exist
+    (`*.draft`, `new_feature/`) leaves out nothing yet, but every such file later."""
+    before = run.previous_rules
+    if run.latest is None or before is None:
+        return []
+    source = run.request.rule_source()
+    old_host = {pattern for _label, patterns in before.host for pattern in patterns}
+    added = [
+        f"{show_path(pattern)} ({label})"
+        for label, patterns in source.host
+        for pattern in patterns
+        if pattern not in old_host and not pattern.startswith("!")
+    ]
+    for prefix, content in run.walk.ignore_files.items():
+        old = before.files.get(prefix, b"") if before.read_tree else b""
+        known = {rule.text for rule in ignore_file_rules(old, "")}
+        where = show_path(prefix + b".backupignore")
+        added += [
+            f"{show_path(rule.text)} ({where})"
+            for rule in ignore_file_rules(content, "")
+            if rule.text not in known and not rule.text.startswith(b"!")
+        ]
+    return added
 
 
 def _rules_change_warning(run: _Run, paths: list[bytes]) -> str:

@@ -49,15 +49,21 @@ def usage(path: Path) -> Usage:
 
 def estimate(tree: Tree, to_copy: Iterable[bytes], source_fd: int) -> Cost:
     """The data, real disk use and inodes a snapshot of `tree` will need, given the
-    files that must be copied (the others are hard links: no space, no inode)."""
+    files that must be copied (the others are hard links: no space, no inode). Hard links
+    of one another among them count once: the snapshot keeps them one file."""
     folders = sum(1 for m in tree.values() if m.kind == DIR)
     links = sum(1 for m in tree.values() if m.kind == LINK)
     data = real = count = blocks = 0
     suspicious = []
+    counted: set[tuple[int, int]] = set()
     for path in to_copy:
         meta = tree[path]
         if meta.kind != FILE:
             continue
+        if meta.dev:
+            if (meta.dev, meta.ino) in counted:
+                continue  # a hard link of a file counted already: the snapshot links it
+            counted.add((meta.dev, meta.ino))
         count += 1
         used = meta.blocks * 512
         real += min(used, meta.size)

@@ -201,11 +201,20 @@ class Store:
                 os.replace(path, self.state / "log.1")
         except OSError:
             pass
+        flags = os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK
         try:
-            with open(path, "a", encoding="utf-8", errors="replace") as fh:
-                fh.write(f"{stamp} {line}\n")
+            # never through a symlink, never into anything but a regular file: a store
+            # inside the source is the agent's to edit (a log linked to ~/.bashrc)
+            fd = os.open(path, flags | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
         except OSError:
-            pass  # the log is a convenience; a full disk must not stop a snapshot's cleanup
+            return  # the log is a convenience; a full disk must not stop a snapshot's cleanup
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                os.write(fd, f"{stamp} {line}\n".encode("utf-8", "replace"))
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
 
     # ----- locking -------------------------------------------------------------------
 

@@ -78,8 +78,10 @@ def look_up(rootfd: int, path: bytes, *, read: bool = True) -> Found | None:
         if st is None or not read:
             return Found(st, "", None) if st is not None else None
         if stat.S_ISLNK(st.st_mode):
-            target = os.readlink(name, dir_fd=fd)
-            return Found(st, hashlib.sha256(os.fsencode(target)).hexdigest()[:32], None)
+            # None: no longer that link (swapped while it was looked at), no digest then
+            target = fs.link_target_at(fd, name, fs.identity(st))
+            digest = hashlib.sha256(target).hexdigest()[:32] if target is not None else ""
+            return Found(st, digest, None)
         if not stat.S_ISREG(st.st_mode):
             return Found(st, "", None)
         try:
@@ -181,10 +183,17 @@ class DeletedFile:
     now: str | None = None  # what the live path is now, when it exists as another kind
 
 
-def deleted_files(store: Store, source: Path, since: datetime | None = None) -> list[DeletedFile]:
+def deleted_files(
+    store: Store,
+    source: Path,
+    since: datetime | None = None,
+    unknown: set[bytes] | None = None,
+) -> list[DeletedFile]:
     """Files and links some snapshot holds and the live folder does not hold as the same
     kind of entry, each with the newest snapshot holding it. With `since`, only those
-    first seen missing at or after it (by a snapshot taken then, or by the live folder)."""
+    first seen missing at or after it (by a snapshot taken then, or by the live folder).
+    `unknown` receives the live folders that could not be read although some snapshot
+    holds paths in them: what is gone from those is not known, so not listed."""
     names = require_snapshots(store)
     seen: set[tuple[bytes, str]] = set()  # (path, kind): a file that became a link is lost
     found: list[DeletedFile] = []
@@ -210,6 +219,8 @@ def deleted_files(store: Store, source: Path, since: datetime | None = None) -> 
     finally:
         if rootfd >= 0:
             os.close(rootfd)
+    if unknown is not None:
+        unknown.update(live.hidden)
     return sorted(found, key=lambda f: (f.path, f.kind))
 
 
@@ -220,18 +231,22 @@ class _LiveView:
         self.rootfd = rootfd
         self.cursor = fs.DirCursor(rootfd) if rootfd >= 0 else None
         self.unreadable: set[bytes] = set()
+        self.hidden: set[bytes] = set()  # unreadable folders that hid a snapshot's path
 
     def state(self, path: bytes) -> str | None:
         """FILE, LINK, DIR, "other", "unknown", or None when absent."""
         if self.cursor is None:
             return None
         parent, name = fs.parent_and_name(path)
-        if any(parent == u or parent.startswith(u + b"/") for u in self.unreadable):
-            return "unknown"
+        for folder in self.unreadable:
+            if parent == folder or parent.startswith(folder + b"/"):
+                self.hidden.add(folder)
+                return "unknown"
         try:
             fd = self.cursor.fd(parent)
         except PermissionError:
             self.unreadable.add(parent)
+            self.hidden.add(parent)
             return "unknown"
         except OSError:
             return None

@@ -9,6 +9,7 @@ elsewhere, is refused. Paths are only ever used as keys into a snapshot's tree.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 from agsekit.core.errors import UsageError
@@ -45,14 +46,20 @@ def tree_path(text: str, source: Path, cwd: Path) -> bytes:
     )
 
 
-def _spellings(path: bytes) -> list[bytes]:
-    """The path as written (normalised), and with its folders resolved as the kernel
-    resolves them (a symlinked parent, `..` after a symlink)."""
-    lexical = os.path.normpath(path)
+def _spellings(path: bytes) -> Iterator[bytes]:
+    """The path as written (normalised), then with its folders resolved as the kernel
+    resolves them (a symlinked parent, `..` after a symlink). The second is only asked
+    for when the first does not fit, and a folder that changes while it is resolved (an
+    agent swapping it) simply gives no second spelling."""
+    yield os.path.normpath(path)
     parent, name = os.path.split(path.rstrip(b"/"))
-    if name in (b"", b".", b".."):
-        return [lexical, os.path.realpath(path)]
-    return [lexical, os.path.join(os.path.realpath(parent or b"/"), name)]
+    try:
+        if name in (b"", b".", b".."):
+            yield os.path.realpath(path)
+        else:
+            yield os.path.join(os.path.realpath(parent or b"/"), name)
+    except OSError:
+        return
 
 
 def select(tree: Tree, paths: list[bytes], snapshot: str) -> Tree:

@@ -183,17 +183,14 @@ def _remove(job: _Apply, paths: list[bytes], *, counted: bool) -> None:
         if path in job.skip:
             job.leave(path, "could not be saved before the restore, so it was not touched")
             continue
+        seen = job.plan.live.get(path)
         try:
             fd, name = _parent(job, path, writable=True)
-            st = fs.lstat_at(fd, name)
-            if st is None:
+            if not fs.remove_entry_at(fd, name, seen.identity if seen else (-1, -1)):
                 continue
-            if not _is_planned(job, path, st):
-                raise _LeftAlone("changed since the restore was planned")
-            if stat.S_ISDIR(st.st_mode):
-                os.rmdir(name, dir_fd=fd)
-            else:
-                os.unlink(name, dir_fd=fd)
+        except fs.TreeChanged:
+            job.leave(path, "changed since the restore was planned")
+            continue
         except _LeftAlone as left:
             job.leave(path, left.reason)
             continue

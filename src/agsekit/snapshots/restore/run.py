@@ -25,12 +25,19 @@ from agsekit.snapshots.engine.snapshot import (
     take_snapshot,
 )
 from agsekit.snapshots.engine.store import Store
-from agsekit.snapshots.engine.tree import DIR, Tree
+from agsekit.snapshots.engine.tree import DIR, LINK, Tree
 from agsekit.snapshots.history.catalog import recorded_request, snapshot_tree
 from agsekit.snapshots.keep.baseline import set_baseline
 from agsekit.snapshots.keep.marks import set_mark
 from agsekit.snapshots.restore.apply import RestoreResult, apply_restore, discard_leftovers
-from agsekit.snapshots.restore.plan import RestorePlan, Wanted, check_restore_folder, plan_restore
+from agsekit.snapshots.restore.plan import (
+    RestorePlan,
+    Seen,
+    Wanted,
+    check_restore_folder,
+    plan_restore,
+)
+from agsekit.tools import root as fs
 
 
 @dataclass(frozen=True)
@@ -139,15 +146,30 @@ def _hidden(outcome: SnapshotOutcome) -> tuple[bytes, ...]:
 
 
 def _holds(saved: Tree, plan: RestorePlan, path: bytes) -> bool:
-    """The safety snapshot holds the very entry the plan saw at path, as it is now (not a
-    copy carried over from an older snapshot because the live file could not be read)."""
+    """The safety snapshot holds the very entry the plan saw at path, as it is now: not a
+    copy carried over from an older snapshot because the live file could not be read; for
+    a symlink, one with its target (an unchanged safety snapshot keeps the inode of an
+    earlier, same link, such as one an agent planted again after a restore removed it)."""
     meta = saved.get(path)
     seen = plan.live.get(path)
     if meta is None or seen is None:
         return False
-    if meta.kind == DIR:
+    if meta.kind == DIR or (meta.ino, meta.ctime_ns) == (seen.ino, seen.ctime_ns):
         return True
-    return (meta.ino, meta.ctime_ns) == (seen.ino, seen.ctime_ns)
+    return meta.kind == LINK and _live_link(plan, path, seen) == meta.target
+
+
+def _live_link(plan: RestorePlan, path: bytes, seen: Seen) -> bytes | None:
+    """The target of the live symlink at path, while it is the one the plan saw."""
+    parent, name = fs.parent_and_name(path)
+    try:
+        with (
+            fs.opened(fs.open_root(plan.target)) as root,
+            fs.opened(fs.open_dir_path(root, parent)) as folder,
+        ):
+            return fs.link_target_at(folder, name, seen.identity)
+    except OSError:
+        return None
 
 
 def _set_baseline(store: Store, plan: RestorePlan) -> None:

@@ -274,10 +274,15 @@ def _blocks(fd: int, size: int, buffer: bytearray) -> Iterator[tuple[int, memory
     0..size; a block wholly inside a hole is None without being read. Reads are at most
     min(CHUNK, size) bytes, so the buffer needs no more: a buffer sized to the file costs
     a small file nothing, where a fresh 1 MiB one costs tens of microseconds (an mmap, its
-    page faults and an munmap each time)."""
+    page faults and an munmap each time).
+
+    A file of at most one BLOCK is read whole without asking where its holes are: its one
+    block is told zero or data by its bytes either way, and the two lseek calls would be
+    most of the cost of a small file."""
     view = memoryview(buffer)
     position = 0
-    for start, end in data_ranges(fd, size):
+    ranges = ((0, size),) if size <= BLOCK else data_ranges(fd, size)
+    for start, end in ranges:
         first = start - start % BLOCK
         if first > position:
             yield position, None, first - position

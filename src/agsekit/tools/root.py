@@ -328,6 +328,7 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
     buffer = bytearray(min(CHUNK, size))  # see _blocks
     written = 0
     done = 0
+    data_end = 0  # dst's size so far: the end of the last block written
     for offset, block, length in _blocks(src, size, buffer):
         if block is None:
             digest.zeros(length)
@@ -335,8 +336,10 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
             digest.data(block)
             _pwrite_all(dst, block, offset)
             written += len(block)
+            data_end = offset + len(block)
         done += length
-    os.ftruncate(dst, done)
+    if done != data_end:  # a hole or zeros at the end: extend dst to its size
+        os.ftruncate(dst, done)
     after = os.fstat(src)
     changed = done != size or (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
         before.st_size,

@@ -191,6 +191,8 @@ def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
 
 
 def _below(path: bytes, folders: set[bytes]) -> bool:
+    if not folders:  # the usual case for `blocked`: no need to list the ancestors
+        return False
     return any(parent in folders for parent in ancestors(path))
 
 

@@ -163,7 +163,9 @@ def _compare_entries(plan: RestorePlan, store: Store, walk: WalkResult, delete: 
 
 def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
     plan = looker.plan
-    if _below(path, plan.fresh_dirs):
+    # Entries come parent first, and a folder below a fresh one is made fresh itself
+    # below: the parent alone tells whether path lies in a folder the restore creates.
+    if fs.parent_and_name(path)[0] in plan.fresh_dirs:
         st = None
     elif looker.under_unreadable(path):
         looker.blocked.add(path)

@@ -16,15 +16,11 @@ Usage: ./.venv/bin/python benchmarks/snapshot_bench.py [--files 100000] [--dirs 
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import random
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -33,60 +29,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "src"))
 
 from agsekit.core.reporting import RecordingReporter
 from agsekit.snapshots.engine.snapshot import SnapshotRequest, take_snapshot
-
-
-def build_project(root: Path, files: int, dirs: int, rng: random.Random) -> list[Path]:
-    paths = []
-    per_dir = max(1, files // dirs)
-    for d in range(dirs):
-        folder = root / f"pkg{d // 100:03d}" / f"mod{d:05d}"
-        folder.mkdir(parents=True)
-        for f in range(per_dir):
-            path = folder / f"file{f:04d}.txt"
-            path.write_bytes(rng.randbytes(rng.randint(0, 4096)))
-            paths.append(path)
-    return paths
-
-
-def timed(action: Callable[[], object]) -> float:
-    start = time.perf_counter()
-    action()
-    return time.perf_counter() - start
+from bench_common import build_project, du_bytes, load, machine, sh, timed
 
 
 def best_of(repeat: int, action: Callable[[], object]) -> float:
     action()  # warm the cache and any state
     return statistics.median(timed(action) for _ in range(repeat))
-
-
-def sh(*argv: str) -> None:
-    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
-
-
-def du_bytes(first: Path, second: Path) -> int:
-    """Disk used by `second` when `first` is counted before it (shared hard links once)."""
-    out = subprocess.run(
-        ["du", "-s", "-B1", str(first), str(second)], capture_output=True, text=True, check=True
-    ).stdout.splitlines()
-    return int(out[1].split()[0])
-
-
-def machine() -> str:
-    cpu = "unknown CPU"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    rsync = subprocess.run(
-        ["rsync", "--version"], capture_output=True, text=True, check=False
-    ).stdout
-    return (
-        f"{os.cpu_count()} cores ({cpu}), Python {platform.python_version()}, "
-        f"{rsync.splitlines()[0] if rsync else 'rsync ?'}"
-    )
 
 
 def main() -> None:
@@ -104,6 +52,7 @@ def main() -> None:
     plain.mkdir()
     rng = random.Random(42)
     print(f"machine: {machine()}")
+    print(f"load at the start: {load()}")
     print(f"building {args.files} files in {args.dirs} folders under {work} ...", flush=True)
     files = build_project(src, args.files, args.dirs, rng)
 
@@ -153,6 +102,7 @@ def main() -> None:
 
     snap, plain_snap = statistics.median(ours), statistics.median(theirs)
     disk, plain_disk = statistics.median(our_disk), statistics.median(their_disk)
+    print(f"load at the end: {load()}")
     print()
     print(f"no-change check ({args.files} files, median of {args.repeat}):")
     print(f"  floor (find -printf)       {floor:7.3f} s")

@@ -288,10 +288,18 @@ class CopyResult:
 
 def _blocks(fd: int, size: int, buffer: bytearray) -> Iterator[tuple[int, memoryview | None, int]]:
     """(offset, data or None for zeros, length) in BLOCK units aligned to BLOCK, covering
-    0..size; a block wholly inside a hole is None without being read."""
+    0..size; a block wholly inside a hole is None without being read. Reads are at most
+    min(CHUNK, size) bytes, so the buffer needs no more: a buffer sized to the file costs
+    a small file nothing, where a fresh 1 MiB one costs tens of microseconds (an mmap, its
+    page faults and an munmap each time).
+
+    A file of at most one BLOCK is read whole without asking where its holes are: its one
+    block is told zero or data by its bytes either way, and the two lseek calls would be
+    most of the cost of a small file."""
     view = memoryview(buffer)
     position = 0
-    for start, end in data_ranges(fd, size):
+    ranges = ((0, size),) if size <= BLOCK else data_ranges(fd, size)
+    for start, end in ranges:
         first = start - start % BLOCK
         if first > position:
             yield position, None, first - position
@@ -317,7 +325,7 @@ def _blocks(fd: int, size: int, buffer: bytearray) -> Iterator[tuple[int, memory
 def digest_fd(fd: int, size: int) -> bytes:
     """The content digest of the first `size` bytes of an open regular file."""
     digest = _Digest()
-    buffer = bytearray(CHUNK)
+    buffer = bytearray(min(CHUNK, size))  # see _blocks
     done = 0
     for _offset, block, length in _blocks(fd, size, buffer):
         if block is None:
@@ -335,17 +343,21 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
     reads more than `size`: a file that grows while it is copied is cut there, and the
     change is reported."""
     digest = _Digest()
-    buffer = bytearray(CHUNK)
+    buffer = bytearray(min(CHUNK, size))  # see _blocks
     written = 0
     done = 0
+    data_end = 0  # dst's size so far: the end of the last block written
     for offset, block, length in _blocks(src, size, buffer):
         if block is None:
             digest.zeros(length)
         else:
             digest.data(block)
-            written += _write_data(dst, block, offset)
+            count, end = _write_data(dst, block, offset)
+            written += count
+            data_end = max(data_end, end)
         done += length
-    os.ftruncate(dst, done)
+    if done != data_end:  # a hole or zeros at the end: extend dst to its size
+        os.ftruncate(dst, done)
     after = os.fstat(src)
     changed = done != size or (after.st_size, after.st_mtime_ns, after.st_ctime_ns) != (
         before.st_size,
@@ -355,10 +367,10 @@ def copy_fd(src: int, dst: int, size: int, before: os.stat_result) -> CopyResult
     return CopyResult(digest.finish(done), written, done, changed)
 
 
-def _write_data(fd: int, block: memoryview, offset: int) -> int:
+def _write_data(fd: int, block: memoryview, offset: int) -> tuple[int, int]:
     """Write the pages of block that are not all zeros (runs of them at once); returns
-    the bytes written."""
-    written = 0
+    the bytes written and where the last of them ends in the file (0: none)."""
+    written = end = 0
     run_start: int | None = None
     for at in range(0, len(block) + PAGE, PAGE):
         page = block[at : at + PAGE]
@@ -366,10 +378,12 @@ def _write_data(fd: int, block: memoryview, offset: int) -> int:
         if data and run_start is None:
             run_start = at
         elif not data and run_start is not None:
-            _pwrite_all(fd, block[run_start:at], offset + run_start)
-            written += min(at, len(block)) - run_start
+            stop = min(at, len(block))
+            _pwrite_all(fd, block[run_start:stop], offset + run_start)
+            written += stop - run_start
+            end = offset + stop
             run_start = None
-    return written
+    return written, end
 
 
 def _pwrite_all(fd: int, data: memoryview, offset: int) -> None:

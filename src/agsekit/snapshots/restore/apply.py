@@ -59,6 +59,7 @@ class _Apply:
     cancelled: Callable[[], bool] | None
     made_usable: dict[bytes, int] = field(default_factory=dict)  # folder -> its old mode
     leaders: dict[tuple[str, int], bytes] = field(default_factory=dict)
+    writable: tuple[bytes, int] | None = None  # the folder (and its open fd) last made usable
     total_files: int = 0
     total_bytes: int = 0
 
@@ -152,11 +153,12 @@ def _parent(job: _Apply, path: bytes, *, writable: bool) -> tuple[int, bytes]:
         raise _LeftAlone(f"{exc.what} since the restore was planned") from None
     except FileNotFoundError:
         raise _LeftAlone("its folder vanished during the restore") from None
-    if writable:
+    if writable and job.writable != (parent, fd):
         st = os.fstat(fd)
         if stat.S_IMODE(st.st_mode) & stat.S_IRWXU != stat.S_IRWXU:
             job.made_usable.setdefault(parent, stat.S_IMODE(st.st_mode))
             os.fchmod(fd, stat.S_IMODE(st.st_mode) | stat.S_IRWXU)
+        job.writable = (parent, fd)  # the files that follow in this folder skip the fstat
     return fd, name
 
 

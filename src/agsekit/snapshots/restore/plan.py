@@ -207,7 +207,9 @@ def _compare_entries(plan: RestorePlan, store: Store, walk: WalkResult, delete: 
 
 def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
     plan = looker.plan
-    if _below(path, plan.fresh_dirs):
+    # Entries come parent first, and a folder below a fresh one is made fresh itself
+    # below: the parent alone tells whether path lies in a folder the restore creates.
+    if fs.parent_and_name(path)[0] in plan.fresh_dirs:
         st = None
     elif looker.under_unreadable(path):
         looker.blocked.add(path)
@@ -235,6 +237,8 @@ def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
 
 
 def _below(path: bytes, folders: set[bytes]) -> bool:
+    if not folders:  # the usual case for `blocked`: no need to list the ancestors
+        return False
     return any(parent in folders for parent in ancestors(path))
 
 

@@ -116,3 +116,29 @@ def start_cli(
         start_new_session=new_session,
         cwd=cwd,
     )
+
+
+def manifest_as_rows(path: Path) -> dict[str, object]:
+    """A snapshot's manifest as the row-per-entry document of format 2 (which agsekit
+    still reads and checks), for tests that damage single entries."""
+    import json
+    import zlib
+
+    doc = json.loads(zlib.decompress(path.read_bytes()))
+    links = iter(doc["targets"])
+    rows = [
+        [p, k, mode, size, mtime, ctime, ino, next(links) if k == "l" else None, digest, *rest]
+        for p, k, mode, size, mtime, ctime, ino, digest, *rest in zip(
+            doc["paths"], doc["kinds"], doc["modes"], doc["sizes"], doc["mtimes"],
+            doc["ctimes"], doc["inos"], doc["digests"], doc["store_inos"], doc["blocks"],
+            strict=True,
+        )
+    ]  # fmt: skip
+    return {"format": 2, "entries": rows, **{k: doc[k] for k in ("rules", "absent") if k in doc}}
+
+
+def write_manifest_rows(path: Path, doc: dict[str, object]) -> None:
+    import json
+    import zlib
+
+    path.write_bytes(zlib.compress(json.dumps(doc).encode()))

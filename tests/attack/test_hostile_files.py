@@ -7,11 +7,10 @@ from __future__ import annotations
 
 import json
 import os
-import zlib
 from pathlib import Path
 
 from tests.attack.tools import Host, agsekit, holding_secret, racing, watching
-from tests.helpers import snapshots_in, write
+from tests.helpers import manifest_as_rows, snapshots_in, write, write_manifest_rows
 
 
 def test_hostile_backupignore_files_are_not_applied_and_never_block(
@@ -117,9 +116,9 @@ def test_backup_history_of_a_fifo_and_of_a_one_tebibyte_sparse_file(
 
 def _edit_manifest(store: Path, name: str, extra_rows: list[list[object]]) -> None:
     path = store / ".agsekit" / "manifests" / f"{name}.manifest"
-    doc = json.loads(zlib.decompress(path.read_bytes()))
-    doc["entries"][1:1] = extra_rows
-    path.write_bytes(zlib.compress(json.dumps(doc).encode()))
+    doc = manifest_as_rows(path)
+    doc["entries"][1:1] = extra_rows  # type: ignore[index]
+    write_manifest_rows(path, doc)
 
 
 def test_a_manifest_edited_to_point_outside(

@@ -19,7 +19,15 @@ from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.keep.alarm import after_snapshot
 from agsekit.snapshots.keep.cleanup import clean_store
 from agsekit.snapshots.keep.marks import load_marks
-from tests.helpers import describe_tree, run_cli, snapshots_in, start_cli, write
+from tests.helpers import (
+    describe_tree,
+    manifest_as_rows,
+    run_cli,
+    snapshots_in,
+    start_cli,
+    write,
+    write_manifest_rows,
+)
 from tests.history.conftest import Snap
 
 NOTHING = "{keep_within: 0s, keep_hourly: 0, keep_daily: 0, keep_weekly: 0, keep_monthly: 0}"
@@ -94,12 +102,11 @@ def test_a_damaged_store_gives_one_clear_line(project: Path, dest: Path, snap: S
     name = snap().name
     assert name is not None
     manifest = dest / ".agsekit" / "manifests" / f"{name}.manifest"
-    import zlib
-
-    doc = json.loads(zlib.decompress(manifest.read_bytes()))
-    doc["entries"][1][0] = 12345  # a path that is a number
-    doc["entries"][2][2] = "rwx"  # a mode that is a string
-    manifest.write_bytes(zlib.compress(json.dumps(doc).encode()))
+    doc = manifest_as_rows(manifest)
+    entries: list[list[object]] = doc["entries"]  # type: ignore[assignment]
+    entries[1][0] = 12345  # a path that is a number
+    entries[2][2] = "rwx"  # a mode that is a string
+    write_manifest_rows(manifest, doc)
     write(project / "more.txt")
     once = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest)
     assert once.returncode == 0, once.stderr  # read from disk, as a missing manifest is

@@ -10,11 +10,17 @@ import os
 import signal
 import subprocess
 import sys
-import zlib
 from pathlib import Path
 
 from agsekit.snapshots.engine.store import Store
-from tests.helpers import describe_tree, run_cli, snapshots_in, write
+from tests.helpers import (
+    describe_tree,
+    manifest_as_rows,
+    run_cli,
+    snapshots_in,
+    write,
+    write_manifest_rows,
+)
 from tests.history.conftest import Snap
 
 
@@ -292,10 +298,11 @@ def test_a_manifest_path_that_climbs_out_is_never_followed(
     assert name is not None
     outside = write(tmp_path / ".bashrc", "the user's own\n")
     path = dest / ".agsekit" / "manifests" / f"{name}.manifest"
-    doc = json.loads(zlib.decompress(path.read_bytes()))
-    row = next(r for r in doc["entries"] if r[0] == "my notes.txt")
-    doc["entries"].append(["../.bashrc", *row[1:]])
-    path.write_bytes(zlib.compress(json.dumps(doc).encode()))
+    doc = manifest_as_rows(path)
+    entries: list[list[object]] = doc["entries"]  # type: ignore[assignment]
+    row = next(r for r in entries if r[0] == "my notes.txt")
+    entries.append(["../.bashrc", *row[1:]])
+    write_manifest_rows(path, doc)
     write(project / "my notes.txt", "changed\n")
     proc = restore(dest, name, "--delete")
     assert proc.returncode == 0, proc.stderr

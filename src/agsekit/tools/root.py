@@ -192,6 +192,16 @@ def link_target_at(dirfd: int, name: bytes, expect: Identity) -> bytes | None:
     return os.fsencode(target) if after is not None and identity(after) == expect else None
 
 
+def read_capped_fd(fd: int, st: os.stat_result, cap: int) -> bytes:
+    """The whole content of an open regular file of at most `cap` bytes."""
+    if st.st_size > cap:
+        raise TooLarge(b"", cap)
+    data = _read_up_to(fd, cap + 1)
+    if len(data) > cap:
+        raise TooLarge(b"", cap)
+    return data
+
+
 def read_regular(dirfd: int, name: bytes, cap: int) -> bytes:
     """The whole content of a regular file of at most `cap` bytes (TooLarge otherwise)."""
     fd, st = open_regular(dirfd, name)

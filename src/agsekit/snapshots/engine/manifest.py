@@ -13,7 +13,9 @@ manifest is damaged, and it is treated as missing (the snapshot is then read fro
 from __future__ import annotations
 
 import json
+import operator
 import os
+import re
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -24,7 +26,7 @@ from agsekit.snapshots.engine.store import write_atomic
 from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree
 from agsekit.tools import root as fs
 
-FORMAT = 2
+FORMAT = 3
 MAX_INFLATED = 1 << 31  # a manifest that inflates beyond 2 GiB is not one we wrote
 
 
@@ -53,23 +55,23 @@ def _raw(text: str) -> bytes:
 
 
 def encode(manifest: Manifest) -> bytes:
-    rows = [
-        [
-            _text(p),
-            m.kind,
-            m.mode,
-            m.size,
-            m.mtime_ns,
-            m.ctime_ns,
-            m.ino,
-            _text(m.target) if m.target is not None else None,
-            m.digest.hex() if m.digest is not None else None,
-            m.store_ino,
-            m.blocks,
-        ]
-        for p, m in manifest.tree.items()
-    ]
-    doc: dict[str, Any] = {"format": FORMAT, "entries": rows}
+    """Column by column: each field is one JSON list, which reads and checks in C."""
+    paths = list(manifest.tree)
+    metas = list(manifest.tree.values())
+    doc: dict[str, Any] = {
+        "format": FORMAT,
+        "paths": [_text(p) for p in paths],
+        "kinds": "".join(m.kind for m in metas),
+        "modes": [m.mode for m in metas],
+        "sizes": [m.size for m in metas],
+        "mtimes": [m.mtime_ns for m in metas],
+        "ctimes": [m.ctime_ns for m in metas],
+        "inos": [m.ino for m in metas],
+        "targets": [_text(m.target or b"") for m in metas if m.kind == LINK],
+        "digests": [m.digest.hex() if m.digest is not None else None for m in metas],
+        "store_inos": [m.store_ino for m in metas],
+        "blocks": [m.blocks for m in metas],
+    }
     if manifest.rules is not None:
         doc["rules"] = {
             "host": [[label, list(patterns)] for label, patterns in manifest.rules.host],
@@ -92,8 +94,14 @@ def decode(blob: bytes) -> Manifest:
         doc: Any = json.loads(raw)
     except (zlib.error, UnicodeDecodeError, RecursionError) as exc:
         raise ValueError(f"not a manifest: {exc}") from None
-    if not isinstance(doc, dict) or doc.get("format") not in (1, FORMAT):
+    if not isinstance(doc, dict) or doc.get("format") not in (1, 2, FORMAT):
         raise ValueError("unknown manifest format")
+    tree = _columns(doc) if doc["format"] == FORMAT else _rows(doc)
+    return Manifest(tree, _rules(doc.get("rules")), _absent(doc.get("absent")))
+
+
+def _rows(doc: dict[str, Any]) -> Tree:
+    """Formats 1 and 2: one list per entry."""
     entries = doc.get("entries")
     if not isinstance(entries, list):
         raise ValueError("no entries")
@@ -104,7 +112,80 @@ def decode(blob: bytes) -> Manifest:
         tree[path] = meta
     if b"" not in tree:
         raise ValueError("no root entry")
-    return Manifest(tree, _rules(doc.get("rules")), _absent(doc.get("absent")))
+    return tree
+
+
+# an empty, `.` or `..` component in paths joined by NUL (which no path can hold)
+_BAD_COMPONENT = re.compile(r"(?:^|\0|/)\.{0,2}(?=$|\0|/)")
+_COLUMNS = ("modes", "sizes", "mtimes", "ctimes", "inos", "store_inos", "blocks")
+
+
+def _ints(values: Any, n: int, *, signed: bool = False) -> list[int]:
+    if type(values) is not list or len(values) != n or not set(map(type, values)) <= {int}:
+        raise ValueError("malformed manifest column")
+    if n and not signed and min(values) < 0:
+        raise ValueError("malformed manifest column")
+    return values
+
+
+def _columns(doc: dict[str, Any]) -> Tree:
+    """Format 3: one list per field, checked in bulk (a manifest of 100,000 entries is
+    read on every snapshot)."""
+    paths, kinds = doc.get("paths"), doc.get("kinds")
+    if type(paths) is not list or type(kinds) is not str or len(kinds) != len(paths):
+        raise ValueError("malformed manifest")
+    n = len(paths)
+    if not n or paths[0] != "" or kinds[0] != DIR or not set(kinds) <= {FILE, DIR, LINK}:
+        raise ValueError("malformed manifest: no root folder")
+    if not set(map(type, paths)) <= {str} or len(set(paths)) != n:
+        raise ValueError("malformed manifest paths")
+    joined = "\0".join(paths[1:])
+    if n > 1 and (joined.count("\0") != n - 2 or _BAD_COMPONENT.search(joined)):
+        raise ValueError("not a safe relative path in the manifest")
+    columns = {name: _ints(doc.get(name), n, signed=name == "mtimes") for name in _COLUMNS}
+    if n and max(columns["modes"]) > 0o7777:
+        raise ValueError("malformed manifest modes")
+    _check_parents(paths, kinds)
+    targets = doc.get("targets")
+    if type(targets) is not list or len(targets) != kinds.count(LINK):
+        raise ValueError("malformed manifest targets")
+    if not set(map(type, targets)) <= {str}:
+        raise ValueError("malformed manifest targets")
+    digests = doc.get("digests")
+    if type(digests) is not list or len(digests) != n:
+        raise ValueError("malformed manifest digests")
+    link_targets = iter(map(_raw, targets))
+    full_targets = [next(link_targets) if k == LINK else None for k in kinds]
+    return dict(
+        zip(
+            map(_raw, paths),
+            map(
+                Meta,
+                kinds,
+                columns["modes"],
+                columns["sizes"],
+                columns["mtimes"],
+                columns["ctimes"],
+                columns["inos"],
+                full_targets,
+                map(_digest, digests),
+                columns["store_inos"],
+                columns["blocks"],
+            ),
+            strict=True,
+        )
+    )
+
+
+def _check_parents(paths: list[str], kinds: str) -> None:
+    """Every entry's folder is recorded before it, as a folder."""
+    position = dict(zip(paths, range(len(paths)), strict=True))
+    missing = len(paths)  # no entry has this position: it stands for a folder not recorded
+    parents = [position.get(p.rpartition("/")[0], missing) for p in paths[1:]]
+    if not all(map(operator.lt, parents, range(1, len(paths)))):
+        raise ValueError("an entry recorded before its folder, or without it")
+    if not set(map(kinds.__getitem__, parents)) <= {DIR}:
+        raise ValueError("an entry whose folder is not a folder")
 
 
 def _is_int(value: Any) -> bool:
@@ -131,7 +212,7 @@ def _check_path(text: str) -> None:
 
 
 def _row(row: Any, version: int) -> tuple[bytes, Meta]:
-    width = 11 if version == FORMAT else None
+    width = 11 if version == 2 else None
     if type(row) is not list or (width and len(row) != width) or len(row) < 7:
         raise ValueError("malformed entry")
     path_text, kind, mode, size, mtime, ctime, ino = row[:7]
@@ -148,7 +229,7 @@ def _row(row: Any, version: int) -> tuple[bytes, Meta]:
         raise ValueError("malformed symlink entry")
     target = _raw(target_text) if isinstance(target_text, str) else None
     digest, store_ino, blocks = None, 0, 0
-    if version == FORMAT:
+    if version == 2:
         digest = _digest(row[8])
         store_ino, blocks = row[9], row[10]
         if not (_is_int(store_ino) and _is_int(blocks)):
@@ -228,19 +309,55 @@ def manifest_path(state_dir: Path, name: str) -> Path:
     return state_dir / "manifests" / f"{name}.manifest"
 
 
+# The manifests this process wrote or read last, by file identity: a loop or the service
+# reads, at each snapshot, the manifest it wrote at the previous one. A file that changed
+# on disk (another process, an edit) no longer matches and is read and checked again.
+_CACHE: dict[str, tuple[tuple[int, int, int, int, int], Manifest]] = {}
+_CACHE_SIZE = 2
+
+
+def _file_key(st: os.stat_result) -> tuple[int, int, int, int, int]:
+    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns, st.st_ctime_ns)
+
+
+def _remember(path: Path, key: tuple[int, int, int, int, int], manifest: Manifest) -> None:
+    _CACHE.pop(str(path), None)
+    _CACHE[str(path)] = (key, manifest)
+    while len(_CACHE) > _CACHE_SIZE:
+        del _CACHE[next(iter(_CACHE))]
+
+
+def _copy(manifest: Manifest) -> Manifest:
+    """Callers may change the tree they get (digests filled in): never the cached one."""
+    return Manifest(dict(manifest.tree), manifest.rules, manifest.absent)
+
+
 def save(state_dir: Path, name: str, manifest: Manifest) -> None:
-    write_atomic(manifest_path(state_dir, name), encode(manifest))
+    path = manifest_path(state_dir, name)
+    write_atomic(path, encode(manifest))
+    try:
+        _remember(path, _file_key(os.stat(path)), _copy(manifest))
+    except OSError:
+        _CACHE.pop(str(path), None)
 
 
 def load_manifest(state_dir: Path, name: str) -> Manifest | None:
     """The manifest of snapshot `name`, or None when it is missing, unreadable or damaged."""
+    path = manifest_path(state_dir, name)
     try:
         fd = fs.open_root(state_dir / "manifests")
     except OSError:
         return None
     try:
-        blob = fs.read_regular(fd, f"{name}.manifest".encode(), 1 << 30)
-        return decode(blob)
+        file_fd, st = fs.open_regular(fd, f"{name}.manifest".encode())
+        with fs.opened(file_fd):
+            cached = _CACHE.get(str(path))
+            if cached is not None and cached[0] == _file_key(st):
+                return _copy(cached[1])
+            blob = fs.read_capped_fd(file_fd, st, 1 << 30)
+        found = decode(blob)
+        _remember(path, _file_key(st), _copy(found))
+        return found
     except (OSError, ValueError):
         return None
     finally:

@@ -225,54 +225,20 @@ def test_a_planted_symlink_planted_again_is_removed_again(
         assert not (project / ".git").exists()
 
 
-def test_a_store_inside_the_project_cannot_append_to_a_host_file(
+def test_a_store_inside_the_project_is_refused(
     project: Path, host: Host, env: dict[str, str]
 ) -> None:
-    """backup-once accepts a store inside the source (with a warning: the agent can reach
-    it). The agent links the store's log to the host's ~/.bashrc and records a source
-    holding a shell command: the next snapshots write nothing through that link (the
-    log line would have run `echo` at the next login)."""
+    """A store inside the source is within the agent's reach (it could link the store's
+    log to the host's ~/.bashrc, record a source holding a shell command, put a FIFO
+    where a state file goes, or hold the store's lock for ever), so backup-once and
+    backup-repeated refuse it, as the config does, before anything is created."""
     store = project / ".backups"
     write(project / "main.py", "print('hi')\n")
-    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
-    assert first.returncode == 0, first.stderr
-    state = store / ".agsekit"
-    (state / "store.json").write_text('{"source": "/gone; echo PWNED #"}\n')
-    (state / "log").unlink()
-    os.symlink(host.home / ".bashrc", state / "log")
     before = host.state()
     with watching(host) as watch:
-        for round_no in range(2):
-            write(project / "main.py", f"print({round_no})\n")
-            proc = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
-            assert proc.returncode == 0, proc.stderr
-    assert watch.seen == [] and host.state() == before
-    assert (host.home / ".bashrc").read_text() == "# the host user's shell\n"
-
-
-def test_a_store_inside_the_project_with_a_fifo_for_its_state_never_hangs(
-    project: Path, host: Host, env: dict[str, str]
-) -> None:
-    """The agent replaces the store's fast-check state with a FIFO (opening it to read
-    would wait for a writer forever, with the store's lock held), then with a symlink to
-    the host's key: snapshots still finish, and nothing outside is opened."""
-    store = project / ".backups"
-    write(project / "main.py", "print('hi')\n")
-    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
-    assert first.returncode == 0, first.stderr
-    state = store / ".agsekit" / "fastcheck.json"
-    before = host.state()
-    with watching(host) as watch:
-        for round_no in range(2):
-            state.unlink()
-            if round_no:
-                os.symlink(host.key, state)
-            else:
-                os.mkfifo(state)
-            write(project / "main.py", f"print({round_no})\n")
-            proc = agsekit(
-                "backup-once", "--source-dir", project, "--dest-dir", store, env=env, timeout=20
-            )
-            assert proc.returncode == 0, proc.stderr
-    assert len(snapshots_in(store)) == 3
+        for command in ("backup-once", "backup-repeated"):
+            proc = agsekit(command, "--source-dir", project, "--dest-dir", store, env=env)
+            assert proc.returncode == 2, proc.stderr
+            assert "lies inside the source" in proc.stderr
+    assert not store.exists()
     assert watch.seen == [] and host.state() == before

@@ -283,13 +283,11 @@ def test_exclude_option_wins_over_backupignore(tmp_path: Path) -> None:
 # ----- 5. bad paths and an emptied source -------------------------------------------------
 
 
-def test_dest_inside_source_is_excluded(src: Path) -> None:
+def test_dest_inside_source_is_refused(src: Path) -> None:
     dest = src / "backups"
-    reporter = RecordingReporter()
-    first = snap(src, dest, reporter=reporter)
-    assert not (dest / str(first.name) / "backups").exists()
-    assert any("inside the source" in w for w in reporter.warnings)
-    assert snap(src, dest).status == "unchanged"
+    with pytest.raises(UsageError, match="lies inside the source"):
+        snap(src, dest)
+    assert not dest.exists()
 
 
 @pytest.mark.parametrize("where", ["same", "source inside dest"])

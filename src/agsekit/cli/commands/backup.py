@@ -128,8 +128,9 @@ def backup_repeated(
     does not load, retention is skipped (never guessed).
     """
     from agsekit.cli.store_args import quiet_policies
-    from agsekit.snapshots.engine.snapshot import SnapshotRequest
+    from agsekit.snapshots.engine.snapshot import SnapshotRequest, check_placement
 
+    check_placement(source_dir, dest_dir)
     reporter = _reporter()
     request = SnapshotRequest(source_dir, dest_dir, tuple(excludes), ignore_files=ignore_files)
     return _run_jobs([_job(request, interval, reporter, quiet_policies(dest_dir))])

@@ -65,12 +65,10 @@ def save_state(path: Path, state: FastCheckState) -> None:
     write_atomic(path, json.dumps(data) + "\n")
 
 
-def prune_list(excluded_dirs: Sequence[bytes], store_inside: bytes | None) -> tuple[bytes, ...]:
+def prune_list(excluded_dirs: Sequence[bytes]) -> tuple[bytes, ...]:
     dirs = list(excluded_dirs)
     if len(dirs) > _MAX_PRUNED:
         dirs = []
-    if store_inside is not None:
-        dirs.append(store_inside)
     return tuple(sorted(dirs))
 
 

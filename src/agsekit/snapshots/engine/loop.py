@@ -19,7 +19,13 @@ from dataclasses import dataclass
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
 from agsekit.snapshots.engine.build import Cancelled
-from agsekit.snapshots.engine.snapshot import After, SnapshotOutcome, SnapshotRequest, take_snapshot
+from agsekit.snapshots.engine.snapshot import (
+    After,
+    SnapshotOutcome,
+    SnapshotRequest,
+    check_placement,
+    take_snapshot,
+)
 from agsekit.snapshots.engine.store import Store
 from agsekit.tools.runner import CHILDREN
 
@@ -36,7 +42,9 @@ class LoopJob:
 
 
 def run_loop(job: LoopJob, stop: threading.Event) -> None:
-    """Snapshot now, then every interval, until stop is set."""
+    """Snapshot now, then every interval, until stop is set. A store placed where no retry
+    can help (inside the source) ends the loop at once; a missing source is retried."""
+    check_placement(job.request.source, job.request.dest)
     store = Store(job.request.dest)
     with ExitStack() as registration:
         registered = False

@@ -29,7 +29,7 @@ from typing import Literal
 
 from agsekit.core.display import show_path
 from agsekit.core.errors import NothingToSnapshotError, SnapshotError, UsageError
-from agsekit.core.paths import is_inside, relative_inside
+from agsekit.core.paths import is_inside
 from agsekit.core.reporting import Reporter
 from agsekit.snapshots.engine import fastcheck, manifest, space
 from agsekit.snapshots.engine.build import BuildResult, Previous, build_snapshot
@@ -105,16 +105,12 @@ class _Paths:
     source: Path
     source_b: bytes
     store: Store
-    store_inside: bytes | None  # the store's path relative to source, when inside it
 
 
-def check_paths(source: Path, dest: Path) -> _Paths:
-    """Refuse impossible source/store combinations before anything is created."""
+def check_placement(source: Path, dest: Path) -> None:
+    """Refuse a store that is the source, holds it or lies inside it: problems that no
+    retry can fix (a loop checks this once, up front; a missing source it retries)."""
     src = Path(os.path.abspath(source))
-    if not os.path.lexists(src):
-        raise UsageError(f"source folder {show_path(str(src))} does not exist")
-    if not src.is_dir():
-        raise UsageError(f"source {show_path(str(src))} is not a folder")
     real_src = Path(os.path.realpath(src))
     real_dest = Path(os.path.realpath(dest))
     if real_dest == real_src:
@@ -124,11 +120,26 @@ def check_paths(source: Path, dest: Path) -> _Paths:
             f"the source {src} lies inside the snapshot folder {dest}",
             hint="choose a --dest-dir outside the folder you back up",
         )
+    if is_inside(real_dest, real_src):
+        raise UsageError(
+            f"the snapshot folder {dest} lies inside the source {src}: whatever works in the "
+            "source (an agent) could delete or tamper with the snapshots there",
+            hint="choose a --dest-dir outside the folder you back up, e.g. beside it",
+        )
+
+
+def check_paths(source: Path, dest: Path) -> _Paths:
+    """Refuse impossible source/store combinations before anything is created."""
+    src = Path(os.path.abspath(source))
+    if not os.path.lexists(src):
+        raise UsageError(f"source folder {show_path(str(src))} does not exist")
+    if not src.is_dir():
+        raise UsageError(f"source {show_path(str(src))} is not a folder")
+    check_placement(src, dest)
     if os.path.lexists(dest) and not os.path.isdir(dest):
         raise UsageError(f"snapshot folder {dest} exists and is not a folder")
-    inside = relative_inside(real_dest, real_src)
-    store_inside = os.fsencode(inside) if inside else None
-    return _Paths(real_src, os.fsencode(real_src), Store(Path(dest)), store_inside)
+    real_src = Path(os.path.realpath(src))
+    return _Paths(real_src, os.fsencode(real_src), Store(Path(dest)))
 
 
 def take_snapshot(
@@ -148,11 +159,6 @@ def take_snapshot(
     "refused" outcome); SnapshotError when the store has no room for it."""
     paths = check_paths(request.source, request.dest)
     store = paths.store
-    if paths.store_inside is not None:
-        reporter.warning(
-            f"the snapshot folder {store.dest} is inside the source; it is left out of the "
-            "snapshots, but an agent that can write to the source can reach it"
-        )
     with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
         try:
             outcome = _take_locked(request, paths, reporter, clock, cancelled)
@@ -227,7 +233,7 @@ class _Fingerprint:
         context = fastcheck.context_key(paths.source_b, paths.store.dest, _rules_key(request))
         state = fastcheck.load_state(file)
         prune = state.prune if state is not None and state.context == context else ()
-        prune = prune or fastcheck.prune_list([], paths.store_inside)
+        prune = prune or fastcheck.prune_list([])
         return cls(file, context, prune, state, fastcheck.fingerprint(paths.source_b, prune))
 
     def unchanged_since(self, latest: str | None) -> bool:
@@ -244,7 +250,7 @@ class _Fingerprint:
     def remember(self, snapshot: str | None, walk: WalkResult, paths: _Paths, usable: bool) -> None:
         """Record the state; an incomplete run records no fingerprint, so that the next run
         looks again (and says again what it could not read)."""
-        prune = fastcheck.prune_list(walk.excluded_dirs, paths.store_inside)
+        prune = fastcheck.prune_list(walk.excluded_dirs)
         usable = usable and prune == self.prune
         fastcheck.save_state(
             self.file,
@@ -390,10 +396,7 @@ def _check_source(store: Store, source: Path, reporter: Reporter) -> None:
 
 
 def _walk(source_fd: int, paths: _Paths, request: SnapshotRequest) -> WalkResult:
-    skip = paths.store.own_folder() if paths.store_inside is not None else set()
-    return walk_tree(
-        source_fd, request.rule_source(), skip=skip, force=request.force, absent=request.absent
-    )
+    return walk_tree(source_fd, request.rule_source(), force=request.force, absent=request.absent)
 
 
 def _previous(store: Store, latest: str | None) -> tuple[Tree, Rules | None]:

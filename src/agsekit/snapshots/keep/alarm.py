@@ -52,6 +52,7 @@ class Loss:
     changed_kind: tuple[bytes, ...] = ()  # of those: now a folder, a symlink, something else
     left_out: tuple[bytes, ...] = ()  # of those: still there, but now ignored by the rules
     lost_folders: tuple[bytes, ...] = ()  # empty folders of the reference that are gone
+    rewritten: tuple[bytes, ...] = ()  # files overwritten with other content of the same size
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ def measure_loss(reference: str, old: Tree, new: Tree, left_out: tuple[bytes, ..
     present = {_content_key(m) for m in new.values() if m.kind in (FILE, LINK) and m.size >= 0}
     lost: list[bytes] = []
     changed_kind: list[bytes] = []
+    rewritten: list[bytes] = []
     lost_bytes = files = total = 0
     for path, meta in old.items():
         if meta.kind == DIR:
@@ -98,6 +100,8 @@ def measure_loss(reference: str, old: Tree, new: Tree, left_out: tuple[bytes, ..
                 lost_bytes += max(0, meta.size - now.size)
                 if now.size == 0 and meta.size > 0:
                     lost.append(path)
+                elif _rewritten(meta, now):
+                    rewritten.append(path)
             continue
         if _content_key(meta) in present and (meta.kind == LINK or meta.size > 0):
             continue  # renamed or copied: the content is still there
@@ -111,28 +115,95 @@ def measure_loss(reference: str, old: Tree, new: Tree, left_out: tuple[bytes, ..
         p for p, m in old.items() if p and m.kind == DIR and p not in new and p not in parents
     )
     return Loss(
-        reference, tuple(lost), lost_bytes, files, total, tuple(changed_kind), kept_out, folders
+        reference,
+        tuple(lost),
+        lost_bytes,
+        files,
+        total,
+        tuple(changed_kind),
+        kept_out,
+        folders,
+        tuple(rewritten),
     )
 
 
+def _rewritten(old: Meta, new: Meta) -> bool:
+    """Other content of exactly the same size (what encrypting a file in place gives)."""
+    return (
+        old.size == new.size > 0
+        and old.digest is not None
+        and new.digest is not None
+        and old.digest != new.digest
+    )
+
+
+REWRITTEN_AT_LEAST = 10  # files, before same-size rewrites of most of a tree sound the alarm
+
+
 def is_alarming(loss: Loss, policy: AlarmPolicy) -> bool:
-    if not policy.enabled or not loss.lost or loss.reference_files <= 0:
+    if not policy.enabled or loss.reference_files <= 0:
         return False
     count = len(loss.lost)
     by_bytes = loss.reference_bytes > 0 and loss.lost_bytes / loss.reference_bytes >= (
         policy.deleted_fraction
     )
-    return (
-        count >= policy.deleted_files
-        or count / loss.reference_files >= policy.deleted_fraction
-        or by_bytes
+    rewrites = len(loss.rewritten)
+    by_rewrites = (
+        rewrites >= REWRITTEN_AT_LEAST
+        and (rewrites + count) / loss.reference_files >= policy.deleted_fraction
     )
+    return (
+        bool(count)
+        and (
+            count >= policy.deleted_files
+            or count / loss.reference_files >= policy.deleted_fraction
+            or by_bytes
+        )
+    ) or by_rewrites
+
+
+AGES = (timedelta(hours=1), timedelta(days=1), timedelta(weeks=1))
+
+
+def choose_references(
+    store: Store, new: str | None, *, session_start: str | None, now: datetime
+) -> list[str]:
+    """Every state losses are measured from: the acknowledged one (or the session's
+    start), and the newest snapshots at least an hour, a day and a week old that are not
+    older than it (else the oldest such), so that neither small steps nor junk added in
+    between hide a loss. Losses spread thinner than the threshold per week are not called
+    a mass deletion."""
+    first = choose_reference(store, new, session_start=session_start, now=now)
+    if first is None:
+        return []
+    names = [n for n in store.snapshot_names() if n != new]
+    floor = names.index(first) if first in names else 0
+    designated = session_start is not None or _designated(store, names, new) is not None
+    candidates = names[floor:] if designated else names
+    found = [first]
+    for age in AGES:
+        old_enough = [n for n in candidates if parse_name(n) <= now - age]
+        pick = old_enough[-1] if old_enough else candidates[0]
+        if pick not in found:
+            found.append(pick)
+    return found
+
+
+def _designated(store: Store, names: list[str], new: str | None) -> str | None:
+    marked = baseline.baseline(store)
+    designated: list[tuple[str, str]] = []
+    if marked is not None and marked[0] != new:
+        designated.append((marked[1], marked[0]))
+    for name, mark in load_marks(store).items():
+        if mark.pinned and mark.kind != "undo" and name in names:
+            designated.append((mark.pinned_at or "", name))
+    return max(designated)[1] if designated else None
 
 
 def choose_reference(
     store: Store, new: str | None, *, session_start: str | None, now: datetime
 ) -> str | None:
-    """The state losses are measured from (see the module docstring)."""
+    """The first state losses are measured from (see the module docstring)."""
     names = [n for n in store.snapshot_names() if n != new]
     if not names:
         return None
@@ -145,14 +216,9 @@ def choose_reference(
         ):
             return marked[0]
         return session_start
-    designated: list[tuple[str, str]] = []
-    if marked is not None and marked[0] != new:
-        designated.append((marked[1], marked[0]))
-    for name, mark in load_marks(store).items():
-        if mark.pinned and mark.kind != "undo" and name in names:
-            designated.append((mark.pinned_at or "", name))
-    if designated:
-        return max(designated)[1]
+    chosen = _designated(store, names, new)
+    if chosen is not None:
+        return chosen
     old_enough = [n for n in names if parse_name(n) <= now - OLD_ENOUGH]
     return old_enough[-1] if old_enough else names[0]
 
@@ -204,13 +270,15 @@ def raise_alarm(
     """Pin what holds the lost files, record the loss and say so; None when this loss
     was already announced."""
     last = baseline.last_alarm(store)
-    if last.get("reference") == loss.reference and set(map(_text, loss.lost)) <= set(
+    gone = loss.lost + loss.rewritten
+    if last.get("reference") == loss.reference and set(map(_text, gone)) <= set(
         last.get("lost", [])
     ):
         return None
     holders = _holders(store, loss.lost, loss.reference, new)
-    if loss.lost_folders:
-        holders.setdefault(loss.reference, []).extend(loss.lost_folders)
+    for extra in (loss.lost_folders, loss.rewritten):  # the reference holds them as they were
+        if extra:
+            holders.setdefault(loss.reference, []).extend(extra)
     label = f"before mass deletion {format_local(now)}"
     for name in holders:
         set_mark(store, name, pinned=True, label=label, kind="alarm", keep_label=True)
@@ -223,7 +291,7 @@ def raise_alarm(
     }
     write_atomic(store.state / "alarms" / f"{alarm_id}.json", json.dumps(record) + "\n")
     baseline.remember_alarm(
-        store, {"id": alarm_id, "reference": loss.reference, "lost": sorted(map(_text, loss.lost))}
+        store, {"id": alarm_id, "reference": loss.reference, "lost": sorted(map(_text, gone))}
     )
     if new is not None:
         baseline.set_baseline(store, new, "alarm")
@@ -257,11 +325,19 @@ def _announce(
         detail.append(f"{len(loss.changed_kind)} became folders, symlinks or special files")
     if loss.left_out:
         detail.append(f"{len(loss.left_out)} are still there but now left out by the ignore rules")
+    if loss.rewritten:
+        detail.append(
+            f"and {len(loss.rewritten)} more were overwritten with other content of the same size"
+        )
     extra = f" ({'; '.join(detail)})" if detail else ""
     kept = ", ".join(alarm.pinned)
     dest = shell_join([str(store.dest)])
+    what = "MASS DELETION" if loss.lost else "MASS OVERWRITE"
+    if not loss.lost:
+        shown = ", ".join(show_path(p) for p in loss.rewritten[:SHOWN])
+        more = f" and {len(loss.rewritten) - SHOWN} more" if len(loss.rewritten) > SHOWN else ""
     reporter.warning(
-        f"!!! MASS DELETION: {alarm.deleted} of {alarm.previous_files} files "
+        f"!!! {what}: {alarm.deleted} of {alarm.previous_files} files "
         f"({format_bytes(alarm.lost_bytes)} of {format_bytes(loss.reference_bytes)}) are gone "
         f"from {show_path(str(source))} since snapshot {alarm.reference}{extra}: {shown}{more}.\n"
         f"!!! Pinned ('{alarm.label}') and kept: {kept}.\n"
@@ -346,21 +422,25 @@ def _measure(
     session_start: str | None,
     now: datetime,
 ) -> Loss | None:
-    """The loss since the reference, when it is large enough to sound the alarm."""
+    """The worst loss against the references, when it is large enough to sound the
+    alarm."""
     if not policy.enabled or outcome.status == "unchanged":
         return None
     new = _new_name(outcome)
-    reference = choose_reference(store, new, session_start=session_start, now=now)
-    if reference is None:
-        return None
     new_tree: Tree = {}
     if new is not None:
         new_tree = outcome.tree if outcome.tree is not None else snapshot_tree(store, new)
-    same = reference == outcome.previous and outcome.previous_tree is not None
-    old_tree = (
-        outcome.previous_tree
-        if same and outcome.previous_tree is not None
-        else (snapshot_tree(store, reference))
-    )
-    loss = measure_loss(reference, old_tree, new_tree, outcome.newly_excluded)
-    return loss if is_alarming(loss, policy) else None
+    worst: Loss | None = None
+    for reference in choose_references(store, new, session_start=session_start, now=now):
+        if reference == outcome.previous and outcome.previous_tree is not None:
+            old_tree = outcome.previous_tree
+        else:
+            old_tree = snapshot_tree(store, reference)
+        loss = measure_loss(reference, old_tree, new_tree, outcome.newly_excluded)
+        if is_alarming(loss, policy) and (worst is None or _weight(loss) > _weight(worst)):
+            worst = loss
+    return worst
+
+
+def _weight(loss: Loss) -> float:
+    return (len(loss.lost) + len(loss.rewritten)) / max(loss.reference_files, 1)

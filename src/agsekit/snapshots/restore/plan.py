@@ -369,10 +369,9 @@ def _absent_to_delete(plan: RestorePlan, in_scope: object) -> None:
                     continue
                 plan.live[path] = Seen.of(st)
                 if stat.S_ISDIR(st.st_mode):
-                    inside = walk_tree(
-                        fs.open_dir_at(parent_fd, fs.parent_and_name(path)[1], fs.identity(st)),
-                        RuleSource(read_tree=False),
-                    )
+                    name = fs.parent_and_name(path)[1]
+                    with fs.opened(fs.open_dir_at(parent_fd, name, fs.identity(st))) as fd:
+                        inside = walk_tree(fd, RuleSource(read_tree=False))
                     for inner, meta in inside.tree.items():
                         if inner:
                             full = path + b"/" + inner

@@ -73,7 +73,7 @@ class MountSpec:
     exclude: tuple[str, ...] = ()  # gitignore patterns anchored at the source
     ignore_files: IgnoreFiles = "both"
     reserve: float = DEFAULT_RESERVE  # a fraction: 0.05 is 5%
-    timing: Timing = Timing()
+    timing: Timing = field(default_factory=Timing)
 
     def contains(self, path: Path) -> bool:
         """True when path is the source or lies inside it (symlinks resolved on both sides)."""
@@ -100,7 +100,7 @@ class Config:
     agents: dict[str, AgentSpec]
     ignore_files: IgnoreFiles = "both"  # what mounts inherit unless they set their own
     reserve: float = DEFAULT_RESERVE
-    timing: Timing = Timing()
+    timing: Timing = field(default_factory=Timing)
     watch_budget: int | None = None  # inotify watches the service may use; None: half the limit
 
     def mount_for(self, path: Path) -> MountSpec | None:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ class Defaults:
     retention: RetentionPolicy
     ignore_files: IgnoreFiles
     reserve: float
-    timing: Timing = Timing()
+    timing: Timing = field(default_factory=Timing)
 
 
 def resolve_mounts(

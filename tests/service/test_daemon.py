@@ -202,3 +202,19 @@ def test_a_queue_overflow_leads_to_a_full_check_that_takes_the_hidden_change(
     write(hidden / "later.txt", "seen: the folder is watched again\n")  # the re-watch covers it
     settle(project, count + 1, service)
     assert (project.backups / project.snapshots()[-1] / hidden.name / "later.txt").exists()
+
+
+def test_daemon_logs_show_the_service_log(
+    project: Project, start_service: StartService, service_env: dict[str, str]
+) -> None:
+    empty = run_cli("daemon", "logs", env=service_env)
+    assert "no log yet" in empty.stderr
+    service = start_service(project.config)
+    settle(project, 1, service)
+    assert service.stop() == 143
+    shown = run_cli("daemon", "logs", "-n", "3", env=service_env)
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert len(lines) == 3
+    assert lines[-1].endswith("service stopped")
+    assert "snapshot " in run_cli("daemon", "logs", env=service_env).stdout

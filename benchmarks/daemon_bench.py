@@ -187,6 +187,7 @@ def main() -> None:
     parser.add_argument("--samples", type=int, default=10)
     parser.add_argument("--only", default="idle,latency,burst,once")
     args = parser.parse_args()
+    sys.stdout.reconfigure(line_buffering=True)  # type: ignore[union-attr]
     parts = set(args.only.split(","))
     print(f"load average at start: {os.getloadavg()}; {os.cpu_count()} CPUs")
     with tempfile.TemporaryDirectory(prefix="agsekit-daemon-bench-") as tmp:

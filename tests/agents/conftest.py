@@ -137,11 +137,13 @@ def agent_yaml(name: str, agent_type: str, token_variable: str, extra: str = "")
     )
 
 
-def config_text(project: Path, backups: Path, vm: str, agents: str = "") -> str:
+def config_text(
+    project: Path, backups: Path, vm: str, agents: str = "", *, interval: float = 5
+) -> str:
     return (
         f"vms:\n  {vm}:\n    cpu: 1\n    ram: 512M\n    disk: 3G\n"
         f"mounts:\n  - source: {project}\n    target: /home/ubuntu/project\n"
-        f"    backup: {backups}\n    interval: 5\n"
+        f"    backup: {backups}\n    interval: {interval:g}\n"
         "agents:\n" + (agents or agent_yaml("claude", "claude", "TEST_AGENT_TOKEN"))
     )
 

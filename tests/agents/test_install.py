@@ -140,22 +140,33 @@ def test_up_brings_everything_up_and_skips_what_is_done(setup: Setup, tmp_path: 
     for tool in ("ssh",):  # what `prepare` looks for besides multipass
         script = write(bin_dir / tool, "#!/bin/sh\nexit 0\n")
         script.chmod(0o755)
-    env = {**setup.env, "PATH": f"{setup.env['PATH']}:{bin_dir}"}
+    service_fakes = Path(__file__).parents[1] / "service" / "fakes"  # never the real systemctl
+    env = {
+        **setup.env,
+        "PATH": f"{service_fakes}:{setup.env['PATH']}:{bin_dir}",
+        "AGSEKIT_SERVICE_MANAGER": "systemd",
+        "XDG_CONFIG_HOME": str(tmp_path / "xdg-config"),
+        "AGSEKIT_FAKE_SERVICE_LOG": str(tmp_path / "service-calls"),
+        "AGSEKIT_FAKE_SERVICE_STATE": str(tmp_path / "service-state"),
+    }
     result = subprocess.run(
         [*AGSEKIT, "up"], env=env, capture_output=True, text=True, check=False, cwd=tmp_path
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "[1/5] host: Multipass, ssh: already installed" in out
-    assert "[2/5] create VMs: all VMs exist" in out
-    assert f"[3/5] start VMs: started {setup.vm}" in out
-    assert "[4/5] install agents: all agents installed" in out
+    assert "[1/6] host: Multipass, ssh: already installed" in out
+    assert "[2/6] create VMs: all VMs exist" in out
+    assert f"[3/6] start VMs: started {setup.vm}" in out
+    assert "[4/6] install agents: all agents installed" in out
+    assert "[6/6] background service: installed and started" in out
+    assert (tmp_path / "xdg-config" / "systemd" / "user" / "agsekit.service").exists()
     again = subprocess.run(
         [*AGSEKIT, "up"], env=env, capture_output=True, text=True, check=False, cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr
-    assert "[3/5] start VMs: all VMs running" in again.stdout
-    assert "[5/5] mount folders: all folders mounted" in again.stdout
+    assert "[3/6] start VMs: all VMs running" in again.stdout
+    assert "[5/6] mount folders: all folders mounted" in again.stdout
+    assert "[6/6] background service: already running" in again.stdout
 
 
 def test_isolation_none_keeps_the_old_way(bare: Setup) -> None:

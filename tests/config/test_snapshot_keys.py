@@ -161,7 +161,8 @@ def test_config_check_shows_the_new_keys(tmp_path: Path) -> None:
     path = write(tmp_path, text)
     proc = run_cli("config-check", "--config", path, timeout=60)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.splitlines()[2:] == [
+    lines = [line for line in proc.stdout.splitlines() if not line.startswith("    service:")]
+    assert lines[2:] == [
         "  mount /srv/p -> a:/home/ubuntu/p, snapshots in /srv/backups-p every 5 min",
         "    exclude: 'node_modules/', 'my file'; ignore_files: host (exclude patterns only); "
         "reserve: 10% of the store's filesystem",

@@ -83,6 +83,7 @@ def test_workflow_create_mount_status_resize_destroy(setup: Setup) -> None:
             "store_total_inodes": None,
             "left_out": [],
             "problem": None,
+            "service": None,
         }
     ]
 

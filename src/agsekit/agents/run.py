@@ -328,10 +328,16 @@ class SessionSnapshots:
     def running(self) -> Iterator[None]:
         interval = self.plan.mount.interval_minutes * 60
         quiet = RecordingReporter()
+        if self.store.service_watching():
+            self.reporter.info(
+                "the agsekit service watches this folder: it takes the snapshots during the "
+                "session (this session takes none of its own while the service runs)"
+            )
 
         def loop() -> None:
             while not self._stop.wait(interval):
-                self._take("during", quiet)
+                if not self.store.service_watching():  # one writer: the service, if it runs
+                    self._take("during", quiet)
 
         thread = threading.Thread(target=loop, name="session-snapshots", daemon=True)
         thread.start()

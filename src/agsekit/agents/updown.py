@@ -33,6 +33,7 @@ def up_steps(
     *,
     prepare: Callable[[], str],
     ignore_capacity: bool = False,
+    service: Callable[[], str] | None = None,
 ) -> list[UpStep]:
     def create() -> str:
         missing = [n for n in config.vms if (s := backend.status(n)) is None or s.deleted]
@@ -58,13 +59,16 @@ def up_steps(
         mounted = [m for vm in config.vms for m in ensure_mounts(config, vm, backend, reporter)]
         return f"mounted {len(mounted)} folder(s)" if mounted else "all folders mounted"
 
-    return [
+    steps = [
         UpStep("host: Multipass, ssh", prepare),
         UpStep("create VMs", create),
         UpStep("start VMs", start),
         UpStep("install agents", agents),
         UpStep("mount folders", mount),
     ]
+    if service is not None:  # protection of the host folders, whatever the VMs do
+        steps.append(UpStep("background service", service))
+    return steps
 
 
 def run_up(steps: list[UpStep], reporter: Reporter) -> None:

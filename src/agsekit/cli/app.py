@@ -30,6 +30,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "backup_repeated_all",
         "Repeated snapshots of every configured mount at once.",
     ),
+    "daemon": (
+        "daemon",
+        "daemon",
+        "The background service: snapshots on every change (install, status, logs).",
+    ),
     "config-example": ("config", "config_example", "Print a fully commented example config."),
     "config-check": ("config", "config_check", "Validate the config and show what it resolves to."),
     "prepare": ("vm_info", "prepare", "Install Multipass and ssh when missing."),

@@ -75,6 +75,10 @@ def _mount_lines(mount: MountStatus) -> list[str]:
         lines.append(f"    problem: {mount.problem}")
     if mount.left_out:
         lines.append("    " + left_out_line(list(mount.left_out)))
+    if mount.service is not None:
+        from agsekit.cli.service_render import mount_lines
+
+        lines += mount_lines(mount.service, indent="    ")
     return lines
 
 

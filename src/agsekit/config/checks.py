@@ -9,7 +9,11 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
+from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
+
+from agsekit.core.durations import format_duration, parse_duration
 
 VM_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
 AGENT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]*")
@@ -119,3 +123,29 @@ def reserve(value: object) -> str:
 
 def reserve_fraction(value: str) -> float:
     return float(Decimal(value.removesuffix("%")) / 100)
+
+
+# Bounds of the service's timing keys (debounce, max_delay, min_interval), in seconds.
+TIMING_BOUNDS = {
+    "debounce": (0.0, 3600.0, False),  # (lowest, highest, lowest allowed)
+    "max_delay": (0.0, 86400.0, False),
+    "min_interval": (0.0, 86400.0, True),
+}
+
+
+def timing(key: str) -> Callable[[object], str]:
+    """A check for one timing key: a duration string such as "10s" or "1m" within its
+    bounds. YAML numbers are refused: is `10` ten seconds or ten minutes?"""
+    lowest, highest, lowest_ok = TIMING_BOUNDS[key]
+
+    def check(value: object) -> str:
+        if not isinstance(value, str):
+            raise ValueError('must be a duration with its unit, such as "10s" or "1m"')
+        seconds = parse_duration(value).total_seconds()
+        if seconds < lowest or (seconds == lowest and not lowest_ok):
+            raise ValueError("must be longer than 0s" if not lowest_ok else "must not be negative")
+        if seconds > highest:
+            raise ValueError(f"must be at most {format_duration(timedelta(seconds=highest))}")
+        return value
+
+    return check

@@ -24,11 +24,13 @@ from agsekit.config.model import (
     AlarmPolicy,
     Config,
     RetentionPolicy,
+    Timing,
     VmSpec,
 )
 from agsekit.config.mounts import Defaults, resolve_mounts, resolve_retention
 from agsekit.config.schema import ConfigModel
 from agsekit.config.tree import Loc, TreeError, check_tree, parse_yaml, to_plain
+from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
 
 
@@ -168,6 +170,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
         retention=resolve_retention(model.retention, RetentionPolicy()),
         ignore_files=model.ignore_files,
         reserve=reserve_fraction(model.reserve),
+        timing=_timing(model, locator, problems),
     )
     mounts = resolve_mounts(
         model.mounts,
@@ -202,4 +205,24 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
         agents,
         ignore_files=defaults.ignore_files,
         reserve=defaults.reserve,
+        timing=defaults.timing,
+        watch_budget=model.watch_budget,
     )
+
+
+def _timing(model: ConfigModel, locator: Locator, problems: list[str]) -> Timing:
+    def seconds(value: str) -> float:
+        return parse_duration(value).total_seconds()
+
+    timing = Timing(seconds(model.debounce), seconds(model.max_delay), seconds(model.min_interval))
+    if timing.max_delay < timing.debounce:
+        key = "max_delay" if "max_delay" in model.model_fields_set else "debounce"
+        problems.append(
+            locator.problem(
+                (key,),
+                f"max_delay ({timing.max_delay:g}s) must not be shorter than debounce "
+                f"({timing.debounce:g}s): a snapshot waits for a quiet tree at most max_delay",
+                getattr(model, key),
+            )
+        )
+    return timing

@@ -51,6 +51,17 @@ class AlarmPolicy:
 
 
 @dataclass(frozen=True)
+class Timing:
+    """When the background service snapshots a mount after a change, in seconds: once the
+    tree has been quiet for `debounce`, but no later than `max_delay` after the first
+    change, and never sooner than `min_interval` after the mount's last snapshot."""
+
+    debounce: float = 10.0
+    max_delay: float = 60.0
+    min_interval: float = 30.0
+
+
+@dataclass(frozen=True)
 class MountSpec:
     source: Path
     target: str
@@ -62,6 +73,7 @@ class MountSpec:
     exclude: tuple[str, ...] = ()  # gitignore patterns anchored at the source
     ignore_files: IgnoreFiles = "both"
     reserve: float = DEFAULT_RESERVE  # a fraction: 0.05 is 5%
+    timing: Timing = field(default_factory=Timing)
 
     def contains(self, path: Path) -> bool:
         """True when path is the source or lies inside it (symlinks resolved on both sides)."""
@@ -91,6 +103,8 @@ class Config:
     agents: dict[str, AgentSpec]
     ignore_files: IgnoreFiles = "both"  # what mounts inherit unless they set their own
     reserve: float = DEFAULT_RESERVE
+    timing: Timing = field(default_factory=Timing)
+    watch_budget: int | None = None  # inotify watches the service may use; None: half the limit
 
     def mount_for(self, path: Path) -> MountSpec | None:
         """The mount whose source holds path; the deepest source wins."""

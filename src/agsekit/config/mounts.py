@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from typing import Any
 from agsekit.config.backups import Store, default_backup, store_problems
 from agsekit.config.checks import reserve_fraction
 from agsekit.config.messages import Locator, show_value, unknown_vm
-from agsekit.config.model import IgnoreFiles, MountSpec, RetentionPolicy, VmSpec
+from agsekit.config.model import IgnoreFiles, MountSpec, RetentionPolicy, Timing, VmSpec
 from agsekit.config.schema import MountModel, RetentionModel
 from agsekit.core.durations import parse_duration
 from agsekit.core.paths import is_within
@@ -84,6 +84,7 @@ class Defaults:
     retention: RetentionPolicy
     ignore_files: IgnoreFiles
     reserve: float
+    timing: Timing = field(default_factory=Timing)
 
 
 def resolve_mounts(
@@ -105,6 +106,9 @@ def resolve_mounts(
     duplicates = _check_sources(drafts, report)
     _check_targets(drafts, report)
     _check_excludes(drafts, defaults, report)
+    timings = {d.index: resolve_timing(d.raw, defaults.timing) for d in drafts}
+    for draft in drafts:
+        _check_timing(draft, timings[draft.index], report)
     sources = [d.source for d in drafts]
     stores = [
         Store(d.index, d.source, d.backup or default_backup(d.source, sources), d.backup is None)
@@ -124,6 +128,7 @@ def resolve_mounts(
             exclude=tuple(d.raw.exclude),
             ignore_files=d.raw.ignore_files or defaults.ignore_files,
             reserve=defaults.reserve if d.raw.reserve is None else reserve_fraction(d.raw.reserve),
+            timing=timings[d.index],
         )
         for d, store in zip(drafts, stores, strict=True)
     )
@@ -243,6 +248,39 @@ def _check_targets(drafts: Sequence[_Draft], report: _Problems) -> None:
                 draft.target,
             )
         seen.setdefault(key, draft.index)
+
+
+def resolve_timing(raw: MountModel, base: Timing) -> Timing:
+    """The mount's debounce, max_delay and min_interval laid over the top-level ones."""
+
+    def seconds(value: str | None, default: float) -> float:
+        return default if value is None else parse_duration(value).total_seconds()
+
+    return Timing(
+        seconds(raw.debounce, base.debounce),
+        seconds(raw.max_delay, base.max_delay),
+        seconds(raw.min_interval, base.min_interval),
+    )
+
+
+def _check_timing(draft: _Draft, timing: Timing, report: _Problems) -> None:
+    if timing.max_delay >= timing.debounce:
+        return
+    own = "max_delay" if draft.raw.max_delay is not None else "debounce"
+    if draft.raw.max_delay is None and draft.raw.debounce is None:
+        return  # both inherited: reported once, at the top level
+    value = draft.raw.max_delay if own == "max_delay" else draft.raw.debounce
+    report.add(
+        draft.index,
+        own,
+        f"max_delay ({_secs(timing.max_delay)}) must not be shorter than debounce "
+        f"({_secs(timing.debounce)}): a snapshot waits for a quiet tree at most max_delay",
+        value,
+    )
+
+
+def _secs(seconds: float) -> str:
+    return f"{seconds:g}s"
 
 
 def resolve_retention(raw: RetentionModel | None, base: RetentionPolicy) -> RetentionPolicy:

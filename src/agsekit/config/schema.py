@@ -39,6 +39,9 @@ NoNul = Annotated[StrictStr, AfterValidator(checks.no_nul)]
 Version = Annotated[StrictStr, AfterValidator(checks.version)]
 ExcludePattern = Annotated[StrictStr, AfterValidator(checks.exclude_pattern)]
 Reserve = Annotated[str, PlainValidator(checks.reserve)]
+Debounce = Annotated[str, PlainValidator(checks.timing("debounce"))]
+MaxDelay = Annotated[str, PlainValidator(checks.timing("max_delay"))]
+MinInterval = Annotated[str, PlainValidator(checks.timing("min_interval"))]
 
 
 class StrictModel(BaseModel):
@@ -48,6 +51,8 @@ class StrictModel(BaseModel):
 # The most vCPUs a Linux KVM host can be built to give one VM; more is a typing mistake.
 MAX_CPU = 4096
 MAX_INTERVAL_MINUTES = 7 * 24 * 60
+# The kernel never allows more inotify watches than this (fs.inotify.max_user_watches is an int).
+MAX_WATCH_BUDGET = 2**31 - 1
 
 # Real numbers only: no booleans (`true` is not 1) and no strings ("5" is not 5).
 Minutes = Annotated[float, Strict(), Field(gt=0, le=MAX_INTERVAL_MINUTES, allow_inf_nan=False)]
@@ -113,6 +118,9 @@ class MountModel(StrictModel):
     exclude: list[ExcludePattern] = Field(default_factory=list)
     ignore_files: IgnoreFiles | None = None
     reserve: Reserve | None = None
+    debounce: Debounce | None = None
+    max_delay: MaxDelay | None = None
+    min_interval: MinInterval | None = None
 
 
 class AgentModel(StrictModel):
@@ -139,3 +147,7 @@ class ConfigModel(StrictModel):
     agents: dict[AgentName, AgentModel] = Field(default_factory=dict)
     ignore_files: IgnoreFiles = "both"
     reserve: Reserve = "5%"
+    debounce: Debounce = "10s"
+    max_delay: MaxDelay = "60s"
+    min_interval: MinInterval = "30s"
+    watch_budget: StrictInt | None = Field(default=None, ge=1, le=MAX_WATCH_BUDGET)

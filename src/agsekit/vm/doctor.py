@@ -10,6 +10,8 @@ from pathlib import Path
 from agsekit.config.model import Config, MountSpec
 from agsekit.config.sizes import format_size
 from agsekit.core.errors import AgsekitError
+from agsekit.service.manage import Installation, installation
+from agsekit.service.state import MountState, ServiceStatus, read_status
 from agsekit.snapshots.engine.store import Store, hardlinks_work
 from agsekit.snapshots.history.check import check_store
 from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
@@ -35,6 +37,78 @@ def run_checks(config: Config, backend: VmBackend) -> list[Check]:
         checks += _mount_checks(config, backend)
     for spec in config.mounts:
         checks += _store_checks(spec)
+    if config.mounts:
+        checks += service_checks(config, read_status(), installation())
+    return checks
+
+
+def service_checks(config: Config, found: ServiceStatus, installed: Installation) -> list[Check]:
+    """Is the background service installed, running this agsekit, and watching every mount?"""
+    if not installed.installed and not found.running:
+        return [
+            Check(
+                WARNING,
+                "the background service is not installed: folders are snapshotted only while "
+                "`agsekit run` or a backup loop runs",
+                "agsekit daemon install",
+            )
+        ]
+    checks = []
+    if installed.installed and not installed.current:
+        checks.append(
+            Check(
+                WARNING,
+                f"the service's unit starts another agsekit ({installed.command})",
+                "agsekit daemon install (rewrites it for this one)",
+            )
+        )
+    if not found.running:
+        state = installed.problem or installed.state or "unknown"
+        checks.append(
+            Check(
+                PROBLEM,
+                f"the background service is installed but not running ({state})",
+                "agsekit daemon start; see why with agsekit daemon logs",
+            )
+        )
+        return checks
+    if found.config_error:
+        problems = "; ".join(found.config_error.get("problems", []))
+        checks.append(
+            Check(
+                PROBLEM,
+                f"the service cannot load the config ({found.config_error.get('message')}: "
+                f"{problems}); it keeps running with the last one that loaded",
+                "fix the config: the service reloads it by itself",
+            )
+        )
+    watched = {m.source: m for m in found.mounts}
+    for spec in config.mounts:
+        checks += _service_mount_checks(str(spec.source), watched.get(str(spec.source)))
+    return checks
+
+
+def _service_mount_checks(source: str, state: MountState | None) -> list[Check]:
+    if state is None:
+        return [Check(WARNING, f"the service does not take care of {source} (yet)", None)]
+    checks = []
+    if state.mode == "polling":
+        checks.append(Check(WARNING, f"the service polls {source}: {state.reason}", state.fix))
+    elif state.mode == "watching":
+        checks.append(Check(OK, f"the service watches {source} ({state.watches} folders)"))
+    if state.overflows:
+        checks.append(
+            Check(
+                WARNING,
+                f"the event queue for {source} overflowed {state.overflows} time(s) (a full "
+                "check followed each time)",
+                "sudo sysctl fs.inotify.max_queued_events=65536",
+            )
+        )
+    if state.last_error:
+        checks.append(
+            Check(PROBLEM, f"the last snapshot of {source} failed: {state.last_error}", None)
+        )
     return checks
 
 

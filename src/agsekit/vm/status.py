@@ -3,11 +3,12 @@ latest snapshot and whether a repeated-snapshot loop is running."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
 from agsekit.config.model import Config, MountSpec
 from agsekit.core.errors import AgsekitError
+from agsekit.service.state import MountState, ServiceStatus
 from agsekit.snapshots.engine.names import parse_name
 from agsekit.snapshots.engine.space import Usage, usage
 from agsekit.snapshots.engine.store import Store
@@ -26,6 +27,7 @@ class MountStatus:
     room: Usage | None = None  # the store's file system: space and inodes
     left_out: tuple[bytes, ...] = ()  # live paths the ignore rules keep out of snapshots
     problem: str | None = None  # why the store or the source could not be looked at
+    service: MountState | None = None  # what the background service does for it, if it runs
 
 
 @dataclass(frozen=True)
@@ -43,8 +45,14 @@ class VmReport:
 ABSENT = "Absent"
 
 
-def collect(config: Config, backend: VmBackend, now: datetime | None = None) -> list[VmReport]:
+def collect(
+    config: Config,
+    backend: VmBackend,
+    now: datetime | None = None,
+    service: ServiceStatus | None = None,
+) -> list[VmReport]:
     backend.ensure_available()
+    watched = {m.source: m for m in service.mounts} if service and service.running else {}
     moment = now or datetime.now(timezone.utc)
     reports = []
     for name, spec in config.vms.items():
@@ -62,14 +70,19 @@ def collect(config: Config, backend: VmBackend, now: datetime | None = None) -> 
                 actual=status,
                 actual_resources=resources,
                 differences=differences,
-                mounts=tuple(_mount_status(m, id(m) in active, moment) for m in configured),
+                mounts=tuple(
+                    _mount_status(m, id(m) in active, moment, watched.get(str(m.source)))
+                    for m in configured
+                ),
                 unexpected_mounts=comparison.unexpected,
             )
         )
     return reports
 
 
-def _mount_status(spec: MountSpec, active: bool, now: datetime) -> MountStatus:
+def _mount_status(
+    spec: MountSpec, active: bool, now: datetime, service: MountState | None
+) -> MountStatus:
     store = Store(spec.backup)
     try:
         latest = store.latest()
@@ -77,9 +90,13 @@ def _mount_status(spec: MountSpec, active: bool, now: datetime) -> MountStatus:
         left_out = tuple(left_out_paths(store, spec.source))
     except (AgsekitError, OSError) as exc:
         text = exc.message if isinstance(exc, AgsekitError) else str(exc)
-        return MountStatus(spec, active, None, None, store.loop_running(), problem=text)
+        return MountStatus(
+            spec, active, None, None, store.loop_running(), problem=text, service=service
+        )
     age = (now - parse_name(latest)).total_seconds() if latest else None
-    return MountStatus(spec, active, latest, age, store.loop_running(), room, left_out)
+    return MountStatus(
+        spec, active, latest, age, store.loop_running(), room, left_out, service=service
+    )
 
 
 def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
@@ -109,6 +126,7 @@ def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
                     "store_total_inodes": m.room.inodes_total if m.room else None,
                     "left_out": [_text(p) for p in m.left_out],
                     "problem": m.problem,
+                    "service": None if m.service is None else asdict(m.service),
                 }
                 for m in r.mounts
             ],

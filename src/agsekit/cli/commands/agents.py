@@ -171,7 +171,9 @@ def up(yes: bool, ignore_capacity: bool, config_path: str | None) -> None:
     skipped, so `up` is safe to run any time.
 
     \b
-    Steps: prepare -> create-vms -> start VMs -> install-agents -> mount --all
+    Steps: prepare -> create-vms -> start VMs -> install-agents -> mount --all ->
+    the background service (`agsekit daemon install`, skipped when it already runs;
+    --yes also enables lingering, so that it runs without a login)
     """
     from agsekit.agents.updown import run_up, up_steps
     from agsekit.cli.render import TerminalReporter
@@ -194,8 +196,19 @@ def up(yes: bool, ignore_capacity: bool, config_path: str | None) -> None:
         run_plan(plan, facts, reporter)
         return "installed"
 
+    def service() -> str:
+        from agsekit.config.paths import resolve_config_path
+        from agsekit.service.manage import ensure_running
+
+        return ensure_running(resolve_config_path(config_path), ask=lambda _question: yes)
+
     steps = up_steps(
-        config, default_backend(), reporter, prepare=prepare, ignore_capacity=ignore_capacity
+        config,
+        default_backend(),
+        reporter,
+        prepare=prepare,
+        ignore_capacity=ignore_capacity,
+        service=service,
     )
     run_up(steps, reporter)
     reporter.info("Ready: cd into a mounted folder and `agsekit run AGENT`.")
@@ -203,11 +216,26 @@ def up(yes: bool, ignore_capacity: bool, config_path: str | None) -> None:
 
 @click.command("down")
 @click.option("--force", is_flag=True, help="Stop the VMs even while agent sessions run.")
+@click.option(
+    "--stop-service", is_flag=True, help="Also stop the background service (it keeps running)."
+)
 @config_option
-def down(force: bool, config_path: str | None) -> None:
-    """Stop every configured VM; refuses while an agent session is running."""
+def down(force: bool, stop_service: bool, config_path: str | None) -> None:
+    """Stop every configured VM; refuses while an agent session is running. The background
+    service keeps snapshotting the host folders unless --stop-service is given: their
+    protection does not depend on the VMs."""
     from agsekit.agents.updown import down as stop_all
     from agsekit.cli.render import TerminalReporter
+    from agsekit.service.manage import control, installation
     from agsekit.vm.backends import default_backend
 
-    stop_all(load(config_path), default_backend(), TerminalReporter(), force=force)
+    reporter = TerminalReporter()
+    stop_all(load(config_path), default_backend(), reporter, force=force)
+    if stop_service:
+        for line in control("stop").lines:
+            reporter.info(line)
+    elif installation().installed:
+        reporter.info(
+            "the background service keeps snapshotting the host folders "
+            "(agsekit daemon stop, or down --stop-service, stops it)"
+        )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -83,7 +84,8 @@ def backup_once(
 
     reporter = _reporter(quiet_info=as_json)
     request = SnapshotRequest(source_dir, dest_dir, tuple(excludes), ignore_files=ignore_files)
-    policies = quiet_policies(dest_dir)
+    # read only when a snapshot was taken or refused: a no-change run never loads the config
+    policies = lambda: quiet_policies(dest_dir)  # noqa: E731
     with stops_as_interrupts():
         outcome = take_snapshot(
             request, reporter, after=_aftercare(dest_dir, reporter, policies, retention=False)
@@ -201,16 +203,23 @@ def backup_repoint(dest_dir: Path, source_dir: Path) -> None:
     click.echo(f"{store.dest} now backs up {source}" + (f" (was {old})." if old else "."))
 
 
-def _aftercare(dest: Path, reporter: Reporter, policies: Policies, *, retention: bool) -> Any:
+def _aftercare(
+    dest: Path, reporter: Reporter, given: Policies | Callable[[], Policies], *, retention: bool
+) -> Any:
     """What runs under the store's lock after each snapshot: the alarm, then retention
-    (skipped, with a warning once, when the config does not load)."""
-    from agsekit.snapshots.engine.store import Store
-    from agsekit.snapshots.keep.alarm import after_snapshot
-
-    store = Store(dest)
+    (skipped, with a warning once, when the config does not load). `given` may be a
+    function: the policies are then found only when a snapshot needs them."""
     warned: list[bool] = []
+    found: list[Policies] = []
 
     def care(outcome: SnapshotOutcome) -> None:
+        from agsekit.snapshots.engine.store import Store
+        from agsekit.snapshots.keep.alarm import after_snapshot
+
+        store = Store(dest)
+        if not found:
+            found.append(given() if callable(given) else given)
+        policies = found[0]
         if retention and policies.problem and not warned:
             warned.append(True)
             reporter.warning(policies.problem)

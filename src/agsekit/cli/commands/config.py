@@ -49,11 +49,15 @@ def config_check(config_path: str | None, as_json: bool) -> None:
                 "exclude": list(m.exclude),
                 "ignore_files": m.ignore_files,
                 "reserve": m.reserve,
+                "debounce": m.timing.debounce,
+                "max_delay": m.timing.max_delay,
+                "min_interval": m.timing.min_interval,
             }
             for m in config.mounts
         ],
         "ignore_files": config.ignore_files,
         "reserve": config.reserve,
+        "watch_budget": config.watch_budget,
         "agents": {
             name: {"type": a.type, "vm": a.vm, "isolation": a.isolation}
             for name, a in config.agents.items()
@@ -74,6 +78,10 @@ def config_check(config_path: str | None, as_json: bool) -> None:
             f"snapshots in {m['backup']} every {m['interval']:g} min"
         )
         click.echo(f"    {_snapshot_rules(m)}")
+        click.echo(
+            f"    service: snapshot {m['debounce']:g}s after the last change, at most "
+            f"{m['max_delay']:g}s after the first, at least {m['min_interval']:g}s apart"
+        )
     for name, a in summary["agents"].items():
         own = " (as the VM's user)" if a["isolation"] == "none" else ""
         click.echo(f"  agent {name}: {a['type']}{own}")

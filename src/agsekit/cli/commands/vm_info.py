@@ -13,8 +13,10 @@ from agsekit.cli.options import config_option, json_option, load
 @config_option
 @json_option
 def status(config_path: str | None, as_json: bool) -> None:
-    """Show each configured VM: state, configured and real resources, mounts, and per mount
-    the latest snapshot, its age and whether a backup loop is running; then the agent
+    """Show whether the background service is installed and running (and a config error it
+    reports), then each configured VM: state, configured and real resources, mounts, and per
+    mount the latest snapshot, its age, whether a backup loop is running and what the
+    service does (watching or polling and why, last error, pending changes); then the agent
     sessions running now (agent, VM, folder, since when).
 
     \b
@@ -23,21 +25,34 @@ def status(config_path: str | None, as_json: bool) -> None:
       agsekit status --json
     """
     from agsekit.agents.sessions import running_sessions
+    from agsekit.cli.service_render import service_json, service_lines
+    from agsekit.service.manage import installation
+    from agsekit.service.state import read_status
     from agsekit.vm.backends import default_backend
     from agsekit.vm.status import as_json as to_json
     from agsekit.vm.status import collect
 
-    reports = collect(load(config_path), default_backend())
+    service = read_status()
+    installed = installation()
+    reports = collect(load(config_path), default_backend(), service=service)
     sessions = running_sessions()
     if as_json:
         from dataclasses import asdict
 
         from agsekit.cli.render import print_json
 
-        print_json({"vms": to_json(reports), "sessions": [asdict(s) for s in sessions]})
+        print_json(
+            {
+                "vms": to_json(reports),
+                "sessions": [asdict(s) for s in sessions],
+                "service": service_json(service, installed),
+            }
+        )
         return
     from agsekit.cli.vm_render import print_sessions, print_status
 
+    for line in service_lines(service, installed):
+        click.echo(line)
     print_status(reports)
     print_sessions(sessions)
 

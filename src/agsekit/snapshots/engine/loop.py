@@ -30,6 +30,8 @@ from agsekit.snapshots.engine.store import Store
 from agsekit.tools.runner import CHILDREN
 
 OutcomeHandler = Callable[[SnapshotOutcome], None]
+# What one run came to: the outcome, the reason it failed, or None when it was stopped.
+RunResult = SnapshotOutcome | str | None
 
 
 @dataclass(frozen=True)
@@ -71,7 +73,7 @@ def _say(emit: Callable[[str], None], text: str) -> None:
         emit(text)
 
 
-def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
+def run_once(job: LoopJob, store: Store, stop: threading.Event) -> RunResult:
     wait = f"trying again in {job.interval_minutes:g} minutes"
     try:
         outcome = take_snapshot(
@@ -85,16 +87,16 @@ def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
         _say(job.reporter.info, "stopped; the unfinished snapshot was removed")
         if isinstance(stop, threading.Event):
             stop.set()
-        return
+        return None
     except AgsekitError as exc:
         if stop.is_set():
             _say(job.reporter.info, "stopped; the unfinished snapshot was removed")
-            return
+            return None
         _say(
             job.reporter.warning, f"snapshot of {job.request.source} failed: {exc.message}; {wait}"
         )
         store.log(f"failed: {exc.message}")
-        return
+        return exc.message
     except Exception as exc:
         _say(
             job.reporter.warning,
@@ -103,7 +105,7 @@ def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
         store.log(f"unexpected failure: {exc!r}")
         for line in traceback.format_exc().splitlines():
             store.log(f"  {line}")
-        return
+        return f"unexpected failure: {exc!r}"
     if job.on_outcome is not None:
         try:
             job.on_outcome(outcome)
@@ -111,6 +113,7 @@ def run_once(job: LoopJob, store: Store, stop: threading.Event) -> None:
             text = exc.message if isinstance(exc, AgsekitError) else str(exc)
             _say(job.reporter.warning, f"after snapshot {outcome.name}: {text}")
             store.log(f"after snapshot {outcome.name} failed: {text}")
+    return outcome
 
 
 def run_loops(jobs: Sequence[LoopJob], stop: threading.Event) -> list[BaseException]:

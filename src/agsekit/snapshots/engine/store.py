@@ -279,8 +279,27 @@ class Store:
             os.close(fd)
 
     def loop_running(self) -> bool:
+        return self._shared_lock_held("loop.lock")
+
+    @contextmanager
+    def service_registration(self) -> Iterator[None]:
+        """Marks the background service as taking care of this store (watching its source
+        or polling it) for as long as it does, so that agent sessions leave the periodic
+        snapshots to it. Taken together with loop_registration()."""
+        self.ensure()
+        fd = os.open(self.state / "service.lock", os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
         try:
-            fd = os.open(self.state / "loop.lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+            fcntl.flock(fd, fcntl.LOCK_SH)
+            yield
+        finally:
+            os.close(fd)
+
+    def service_watching(self) -> bool:
+        return self._shared_lock_held("service.lock")
+
+    def _shared_lock_held(self, name: str) -> bool:
+        try:
+            fd = os.open(self.state / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
         except OSError:
             return False
         try:

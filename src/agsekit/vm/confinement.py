@@ -11,6 +11,8 @@ import os
 import sys
 from pathlib import PurePosixPath
 
+from agsekit.core.paths import is_inside
+
 RULE = "Multipass on Linux is a snap and only reads folders under /home that are not hidden"
 
 
@@ -29,7 +31,7 @@ def snap_problem(path: str | os.PathLike[str], home_root: str = "/home") -> str 
             f"{real} is on removable media, which the Multipass snap reads only after "
             "`sudo snap connect multipass:removable-media`"
         )
-    if root not in real.parents:
+    if not is_inside(real, root):
         return f"{real} is outside {home_root}: {RULE}; move it under {home_root}"
     hidden = [part for part in real.relative_to(root).parts if part.startswith(".")]
     if hidden:

@@ -86,6 +86,14 @@ case "$1" in
       fi
     done ;;
   sudo) sudo -n true 2>"$evidence/sudo-error"; echo $? > "$evidence/sudo-status" ;;
+  fetch)
+    # which proxy variables it got (names only), and a page fetched the way most tools do
+    env | sed -n 's/^\([A-Za-z_]*[Pp][Rr][Oo][Xx][Yy][A-Za-z_]*\)=.*/\1/p' | sort \
+      > "$evidence/proxy-names"
+    python3 -c 'import sys, urllib.request
+print(urllib.request.urlopen(sys.argv[1], timeout=30).read().decode())' "$2" \
+      > "$evidence/fetched" 2> "$evidence/fetch-error"
+    echo $? > "$evidence/fetch-status" ;;
 esac
 exit 0
 """

@@ -20,15 +20,34 @@ class AgentKind:
     installer: Installer
     package: str  # npm or PyPI package name
     min_node: int = 0  # lowest Node.js major version it runs on (npm agents)
+    api_host: str = "api.openai.com"  # what doctor asks a proxy to reach for it
 
 
 CATALOGUE: dict[str, AgentKind] = {
     kind.type: kind
     for kind in (
-        AgentKind("claude", "Claude Code", "claude", "npm", "@anthropic-ai/claude-code", 22),
+        AgentKind(
+            "claude",
+            "Claude Code",
+            "claude",
+            "npm",
+            "@anthropic-ai/claude-code",
+            22,
+            "api.anthropic.com",
+        ),
         AgentKind("codex", "Codex CLI", "codex", "npm", "@openai/codex", 20),
-        AgentKind("gemini", "Gemini CLI", "gemini", "npm", "@google/gemini-cli", 20),
-        AgentKind("qwen", "Qwen Code", "qwen", "npm", "@qwen-code/qwen-code", 22),
+        AgentKind(
+            "gemini",
+            "Gemini CLI",
+            "gemini",
+            "npm",
+            "@google/gemini-cli",
+            20,
+            "generativelanguage.googleapis.com",
+        ),
+        AgentKind(
+            "qwen", "Qwen Code", "qwen", "npm", "@qwen-code/qwen-code", 22, "dashscope.aliyuncs.com"
+        ),
         AgentKind("opencode", "opencode", "opencode", "npm", "opencode-ai", 20),
         AgentKind("aider", "aider", "aider", "pipx", "aider-chat"),
     )

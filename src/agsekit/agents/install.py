@@ -23,9 +23,11 @@ from typing import Any
 
 from agsekit.agents import identity, scripts
 from agsekit.agents.catalogue import NODE_VERSION, AgentKind, kind_of
+from agsekit.agents.secrets import AgentEnvironment
 from agsekit.config.model import AgentSpec, Config
 from agsekit.core.errors import AgsekitError, UsageError
 from agsekit.core.reporting import Reporter
+from agsekit.network import proxies
 from agsekit.vm.backend import VmBackend
 
 
@@ -155,13 +157,24 @@ def install_agents(
         plans.setdefault(vm, _VmPlan(vm, [], folders_above_mounts(config, vm))).agents.append(agent)
     results = []
     for plan in plans.values():
-        results += _install_in_vm(plan, backend, reporter, upgrade=upgrade)
+        results += _install_in_vm(plan, config, backend, reporter, upgrade=upgrade)
     record_versions(results)
     return results
 
 
+def install_environment(config: Config, vm: str, agent: AgentSpec | None) -> AgentEnvironment:
+    """What an install step runs with: the HTTP proxy of the agent, else of its VM."""
+    levels = [] if agent is None else [(f"agent {agent.name}", agent.proxies)]
+    if vm in config.vms:
+        levels.append((f"VM {vm}", config.vms[vm].proxies))
+    choice = proxies.choose(levels)
+    if choice.kind != "http":
+        return AgentEnvironment((), frozenset())
+    return AgentEnvironment(tuple(proxies.http_environment(choice.url)), choice.secrets)
+
+
 def _install_in_vm(
-    plan: _VmPlan, backend: VmBackend, reporter: Reporter, *, upgrade: bool
+    plan: _VmPlan, config: Config, backend: VmBackend, reporter: Reporter, *, upgrade: bool
 ) -> list[AgentResult]:
     vm = plan.vm
     reporter.info(f"[{vm}] checking installed agents")
@@ -178,7 +191,7 @@ def _install_in_vm(
     _prepare(backend, vm, reporter, own, installed)
     results = []
     for agent in plan.agents:
-        place = _Place(backend, vm, reporter)
+        place = _Place(backend, vm, reporter, install_environment(config, vm, agent))
         result, node = _install_one(
             place, agent, isolated=agent in own, installed=installed, upgrade=upgrade
         )
@@ -225,6 +238,7 @@ class _Place:
     backend: VmBackend
     vm: str
     reporter: Reporter
+    env: AgentEnvironment
 
 
 def _install_one(
@@ -241,11 +255,11 @@ def _install_one(
         return AgentResult(agent.name, vm, have, "present", isolated), node
     if kind.installer == "npm" and not _node_ok(node, kind.min_node):
         title = f"Node.js {NODE_VERSION}"
-        _step(backend, vm, reporter, title=title, script=scripts.INSTALL_NODE, args=[NODE_VERSION])
+        _step(place, title=title, script=scripts.INSTALL_NODE, args=[NODE_VERSION])
         node = NODE_VERSION
     spec = _package_spec(kind, agent.version)
     script, args = _installer(kind, agent, isolated, spec)
-    _step(backend, vm, reporter, title=f"{agent.name}: {spec}", script=script, args=args)
+    _step(place, title=f"{agent.name}: {spec}", script=script, args=args)
     now = _version_now(backend, vm, agent, isolated)
     if now is None:
         raise InstallError(f"[{vm}] {agent.name}: the installer ran but {kind.binary} is missing")
@@ -291,17 +305,38 @@ def _package_spec(kind: AgentKind, version: str | None) -> str:
     return f"{kind.package}=={version}" if version else kind.package
 
 
-def _step(
-    backend: VmBackend, vm: str, reporter: Reporter, *, title: str, script: str, args: list[str]
-) -> None:
-    reporter.info(f"[{vm}] installing {title} ...")
-    result = backend.exec(vm, ["bash", "-c", script, "agsekit-install", *args])
+def _step(place: _Place, *, title: str, script: str, args: list[str]) -> None:
+    place.reporter.info(f"[{place.vm}] installing {title} ...")
+    argv, stdin = script_command(script, args, place.env)
+    result = place.backend.exec(place.vm, argv, input=stdin)
     if result.returncode != 0:
+        output = place.env.mask(result.stdout + "\n" + result.stderr)
         raise InstallError(
-            f"[{vm}] installing {title} failed (exit {result.returncode})",
+            f"[{place.vm}] installing {title} failed (exit {result.returncode})",
             hint="last lines of the installer's output:\n    "
-            + "\n    ".join(_tail(result.stdout + "\n" + result.stderr, lines=12).splitlines()),
+            + "\n    ".join(_tail(output, lines=12).splitlines()),
         )
+
+
+def ensure_proxychains(config: Config, vm: str, backend: VmBackend, reporter: Reporter) -> None:
+    """proxychains4 in the VM, installed from Ubuntu's packages on first need."""
+    found = backend.exec(vm, ["bash", "-c", "command -v proxychains4"])
+    if found.returncode == 0:
+        return
+    env = install_environment(config, vm, None)
+    place = _Place(backend, vm, reporter, env)
+    _step(place, title="proxychains4 (first use)", script=scripts.INSTALL_PROXYCHAINS, args=[])
+
+
+def script_command(
+    script: str, args: Sequence[str], env: AgentEnvironment
+) -> tuple[list[str], str | None]:
+    """The argv that runs script with args, and what goes on its stdin: the environment,
+    when there is one (it never goes on a command line)."""
+    if not env.values:
+        return ["bash", "-c", script, "agsekit-install", *args], None
+    text = scripts.READ_ENVIRONMENT + "\n" + script
+    return ["bash", "-c", text, "agsekit-install", *args], env.handover().decode()
 
 
 def _tail(text: str, lines: int = 3) -> str:

@@ -47,13 +47,37 @@ if [ -t 0 ]; then stty "$saved"; fi
 names=COLORTERM
 while IFS= read -r -d '' pair; do
   export "$pair"
-  names+=,${pair%%=*}
+  case ${pair%%=*} in AGSEKIT_PROXYCHAINS_*) ;; *) names+=,${pair%%=*} ;; esac
 done < <(printf '%s' "$encoded" | base64 -d)
 unset encoded line pair saved
-if [ -n "$user" ]; then
-  exec sudo -n -H -u "$user" --preserve-env="$names" -- "$program" "$@"
+as_agent=()
+if [ -n "$user" ]; then as_agent=(sudo -n -H -u "$user" --preserve-env="$names" --); fi
+if [ -z "${AGSEKIT_PROXYCHAINS_CONF-}" ]; then
+  exec "${as_agent[@]}" "$program" "$@"
 fi
-exec "$program" "$@"
+conf=$AGSEKIT_PROXYCHAINS_CONF host=$AGSEKIT_PROXYCHAINS_HOST
+unset AGSEKIT_PROXYCHAINS_CONF AGSEKIT_PROXYCHAINS_HOST
+if ! command -v proxychains4 >/dev/null; then
+  echo "agsekit: proxychains4 is not installed in this VM" >&2
+  exit 127
+fi
+address=$(getent ahosts "$host" | awk 'NR == 1 { print $1 }')
+if [ -z "$address" ]; then
+  echo "agsekit: the proxy's host $host does not resolve in this VM" >&2
+  exit 69
+fi
+# proxychains4 reads its settings in every process it starts, so they are a file: in the
+# agent's own home, readable by it alone, removed when the session ends
+file=$("${as_agent[@]}" bash -c 'umask 077; mkdir -p "$HOME/.cache/agsekit" &&
+  printf %s "$HOME/.cache/agsekit/proxychains.conf"')
+printf '%s' "${conf//@PROXY_ADDRESS@/$address}" |
+  "${as_agent[@]}" bash -c 'umask 077; cat > "$1"' agsekit-proxychains "$file"
+unset conf
+trap : INT
+"${as_agent[@]}" proxychains4 -q -f "$file" "$program" "$@"
+status=$?
+"${as_agent[@]}" rm -f -- "$file"
+exit "$status"
 """.strip()
 
 

@@ -14,25 +14,35 @@ import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 from types import FrameType
 
 from agsekit.agents import identity, isolation, launcher
 from agsekit.agents.catalogue import AgentKind, kind_of
-from agsekit.agents.install import read_records
-from agsekit.agents.secrets import MASK, AgentEnvironment, resolve_environment
+from agsekit.agents.install import ensure_proxychains, read_records
+from agsekit.agents.secrets import AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
-from agsekit.config.model import AGENT_TYPES, AgentSpec, AlarmPolicy, Config, MountSpec
+from agsekit.config.model import (
+    AGENT_TYPES,
+    AgentSpec,
+    AlarmPolicy,
+    Config,
+    MountSpec,
+    Proxies,
+)
+from agsekit.core.display import MASK
 from agsekit.core.errors import AgsekitError, UsageError
 from agsekit.core.reporting import RecordingReporter, Reporter
+from agsekit.network import proxies
+from agsekit.network.proxies import ProxyChoice
 from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.keep.alarm import after_snapshot
 from agsekit.tools.ptyrelay import Handover
 from agsekit.tools.runner import CHILDREN
-from agsekit.vm.backend import RUNNING, VmBackend
+from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
 from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
 
@@ -53,6 +63,7 @@ class RunRequest:
     auto_mount: bool = False
     debug: bool = False
     share_mount: bool = False
+    proxies: Proxies = field(default_factory=Proxies)  # --http-proxy, --proxychains
 
 
 @dataclass(frozen=True)
@@ -108,8 +119,12 @@ def run_agent(
     """Run the agent and return its exit status."""
     plan = plan_run(config, request)
     env = resolve_environment(plan.agent.name, plan.agent.env, environ)
+    proxy = proxy_choice(config, plan, request).expanded(environ)
     _check_isolation(config, plan, reporter, share_mount=request.share_mount)
-    _ready_vm(config, plan, backend, reporter, ask=ask, auto_mount=request.auto_mount)
+    status = _ready_vm(config, plan, backend, reporter, ask=ask, auto_mount=request.auto_mount)
+    env = _with_proxy(env, proxy, plan, status, reporter)
+    if proxy.kind == "proxychains":
+        ensure_proxychains(config, plan.vm, backend, reporter)
     session = Session(
         id=new_session_id(),
         agent=plan.agent.name,
@@ -138,6 +153,27 @@ def run_agent(
     return code
 
 
+def proxy_choice(config: Config, plan: RunPlan, request: RunRequest) -> ProxyChoice:
+    """run's options, else the agent's keys, else its VM's."""
+    levels = [("run", request.proxies), (f"agent {plan.agent.name}", plan.agent.proxies)]
+    if plan.vm in config.vms:
+        levels.append((f"VM {plan.vm}", config.vms[plan.vm].proxies))
+    return proxies.choose(levels)
+
+
+def _with_proxy(
+    env: AgentEnvironment, proxy: ProxyChoice, plan: RunPlan, status: VmStatus, reporter: Reporter
+) -> AgentEnvironment:
+    """The agent's environment with the proxy's variables first (its own `env:` wins)."""
+    if proxy.kind is None:
+        return env
+    how = "HTTP(S)_PROXY" if proxy.kind == "http" else "proxychains4"
+    reporter.info(f"proxy for {plan.agent.name}: {proxy.shown} through {how} (from {proxy.level})")
+    node = plan.kind.installer == "npm"
+    values = proxies.agent_environment(proxy, vm_addresses=status.ipv4, node=node)
+    return AgentEnvironment((*values, *env.values), env.secrets | proxy.secrets)
+
+
 def _check_isolation(
     config: Config, plan: RunPlan, reporter: Reporter, *, share_mount: bool
 ) -> None:
@@ -162,7 +198,7 @@ def _ready_vm(
     *,
     ask: Ask,
     auto_mount: bool,
-) -> None:
+) -> VmStatus:
     status = backend.status(plan.vm)
     if status is None or status.deleted:
         raise AgsekitError(
@@ -173,7 +209,7 @@ def _ready_vm(
         status = backend.status(plan.vm) or status
     target = plan.mount.target.rstrip("/")
     if any(m.target.rstrip("/") == target for m in status.mounts):
-        return
+        return status
     question = f"{plan.mount.source} is not mounted in {plan.vm}; mount it now?"
     if not auto_mount and not ask(question):
         raise UsageError(
@@ -181,6 +217,7 @@ def _ready_vm(
             hint="mount it with `agsekit mount`, or pass --auto-mount",
         )
     ensure_mounts(config, plan.vm, backend, reporter, only=[plan.mount])
+    return status
 
 
 def _launch(

@@ -127,6 +127,16 @@ sudo -n -H env PIPX_HOME="$dir/pipx" PIPX_BIN_DIR="$dir/bin" PIPX_MAN_DIR="$dir/
 sudo -n chmod -R go-w "$dir"
 """.strip()
 
+# proxychains4 from the distribution, when it is missing.
+INSTALL_PROXYCHAINS = r"""
+set -euo pipefail
+if ! command -v proxychains4 >/dev/null 2>&1; then
+  sudo apt-get update -qq
+  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proxychains4
+fi
+proxychains4 true >/dev/null 2>&1 || command -v proxychains4
+""".strip()
+
 # The old way, for `isolation: none` and VMs without passwordless sudo: as the VM's user.
 # $1: package spec. npm into ~/.local (no sudo).
 INSTALL_NPM_SHARED = r"""
@@ -143,4 +153,18 @@ if ! command -v pipx >/dev/null 2>&1; then
   sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pipx
 fi
 pipx install --force "$1"
+""".strip()
+
+# Put before a script that gets an environment on its standard input (as the launcher
+# does: base64 lines, then a line with a single dot): exports it, and makes every sudo in
+# the script keep it, so that apt, npm, pipx and curl all see the proxy.
+READ_ENVIRONMENT = r"""
+__encoded= __names=
+while IFS= read -r __line && [ "$__line" != . ]; do __encoded+=$__line; done
+while IFS= read -r -d '' __pair; do
+  export "$__pair"
+  __names+=${__names:+,}${__pair%%=*}
+done < <(printf '%s' "$__encoded" | base64 -d)
+unset __encoded __line __pair
+sudo() { command sudo --preserve-env="$__names" "$@"; }
 """.strip()

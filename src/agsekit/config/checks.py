@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
 
+from agsekit.core import proxyurl
 from agsekit.core.durations import format_duration, parse_duration
 
 VM_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
@@ -55,6 +56,17 @@ def env_name(value: str) -> str:
             "not starting with a digit"
         )
     return value
+
+
+def proxy_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    """A proxy URL of one of schemes, or "" (which turns the proxy off)."""
+
+    def check(value: str) -> str:
+        if value != "":  # ${NAME} references are filled in at run time
+            proxyurl.parse(re.sub(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", "x", value), schemes)
+        return value
+
+    return check
 
 
 def host_path(value: str) -> str:

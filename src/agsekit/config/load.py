@@ -23,6 +23,7 @@ from agsekit.config.model import (
     AgentSpec,
     AlarmPolicy,
     Config,
+    Proxies,
     RetentionPolicy,
     Timing,
     VmSpec,
@@ -163,7 +164,14 @@ def _unwrap_optional(tp: Any) -> Any:
 
 def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[str]) -> Config:
     vms = {
-        name: VmSpec(name, vm.cpu, vm.ram, vm.disk, to_plain(vm.cloud_init))
+        name: VmSpec(
+            name,
+            vm.cpu,
+            vm.ram,
+            vm.disk,
+            to_plain(vm.cloud_init),
+            _proxies(vm.http_proxy, vm.proxychains, ("vms", name), locator, problems),
+        )
         for name, vm in model.vms.items()
     }
     defaults = Defaults(
@@ -192,6 +200,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             tuple(agent.default_args),
             tuple(agent.env.items()),
             agent.isolation,
+            _proxies(agent.http_proxy, agent.proxychains, ("agents", name), locator, problems),
         )
     alarm = AlarmPolicy(
         model.alarm.deleted_fraction, model.alarm.deleted_files, model.alarm.enabled
@@ -208,6 +217,24 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
         timing=defaults.timing,
         watch_budget=model.watch_budget,
     )
+
+
+def _proxies(
+    http_proxy: str | None,
+    proxychains: str | None,
+    where: tuple[str, ...],
+    locator: Locator,
+    problems: list[str],
+) -> Proxies:
+    if http_proxy and proxychains:
+        problems.append(
+            locator.problem(
+                (*where, "proxychains"),
+                "set either http_proxy or proxychains, not both: the agent uses one way "
+                "to its proxy (an empty string turns one off)",
+            )
+        )
+    return Proxies(http_proxy, proxychains)
 
 
 def _timing(model: ConfigModel, locator: Locator, problems: list[str]) -> Timing:

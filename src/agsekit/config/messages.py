@@ -17,8 +17,12 @@ from pathlib import Path
 from typing import Any
 
 from agsekit.config.tree import Loc, to_plain
+from agsekit.core import proxyurl
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
+
+# Keys whose values may hold a password: shown with it masked.
+SECRET_KEYS = {("http_proxy",), ("proxychains",)}
 
 
 def show_value(value: Any) -> str:
@@ -101,7 +105,8 @@ class Locator:
         key = key_path(loc) or "(top level)"
         text = f"{where}: {key}: {message}"
         if value is not ...:
-            text += f" (got {show_value(to_plain(value))})"
+            shown = show_value(to_plain(value))
+            text += f" (got {proxyurl.redact(shown) if loc[-1:] in SECRET_KEYS else shown})"
         return text
 
 

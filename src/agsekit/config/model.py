@@ -21,12 +21,26 @@ DEFAULT_RESERVE = 0.05
 
 
 @dataclass(frozen=True)
+class Proxies:
+    """The proxy keys of one level (a VM, an agent, or `run`'s options). None: not set here,
+    so the level below decides; "": set to nothing, which turns proxies off."""
+
+    http_proxy: str | None = None
+    proxychains: str | None = None
+
+    @property
+    def set(self) -> bool:
+        return self.http_proxy is not None or self.proxychains is not None
+
+
+@dataclass(frozen=True)
 class VmSpec:
     name: str
     cpu: int
     ram: str
     disk: str
     cloud_init: dict[str, Any] = field(default_factory=dict)
+    proxies: Proxies = field(default_factory=Proxies)
 
 
 @dataclass(frozen=True)
@@ -91,6 +105,7 @@ class AgentSpec:
     # "user": its own user in the VM, installed where agents cannot write; "none": the
     # VM's default user, as before (agents sharing the VM can then read each other's keys)
     isolation: str = "user"
+    proxies: Proxies = field(default_factory=Proxies)
 
 
 @dataclass(frozen=True)

@@ -25,6 +25,7 @@ from pydantic import (
 from agsekit.config import checks
 from agsekit.config.model import AGENT_TYPES, IgnoreFiles
 from agsekit.config.sizes import MAX_DISK, MAX_MEMORY, MIN_DISK, MIN_MEMORY, parse_size
+from agsekit.core import proxyurl
 from agsekit.core.durations import parse_duration
 
 # Names are the keys of mappings, checked as keys: pydantic reports a bad one at its own key
@@ -42,6 +43,8 @@ Reserve = Annotated[str, PlainValidator(checks.reserve)]
 Debounce = Annotated[str, PlainValidator(checks.timing("debounce"))]
 MaxDelay = Annotated[str, PlainValidator(checks.timing("max_delay"))]
 MinInterval = Annotated[str, PlainValidator(checks.timing("min_interval"))]
+HttpProxy = Annotated[StrictStr, AfterValidator(checks.proxy_url(proxyurl.HTTP_SCHEMES))]
+ChainsProxy = Annotated[StrictStr, AfterValidator(checks.proxy_url(proxyurl.CHAINS_SCHEMES))]
 
 
 class StrictModel(BaseModel):
@@ -75,6 +78,8 @@ class VmModel(StrictModel):
     ram: StrictStr = "4G"
     disk: StrictStr = "20G"
     cloud_init: dict[str, Any] = Field(default_factory=dict, alias="cloud-init")
+    http_proxy: HttpProxy | None = None
+    proxychains: ChainsProxy | None = None
 
     @field_validator("ram")
     @classmethod
@@ -130,6 +135,8 @@ class AgentModel(StrictModel):
     default_args: list[NoNul] = Field(default_factory=list)
     env: dict[EnvName, NoNul] = Field(default_factory=dict)
     isolation: Literal["user", "none"] = "user"
+    http_proxy: HttpProxy | None = None
+    proxychains: ChainsProxy | None = None
 
     @field_validator("type")
     @classmethod

@@ -25,6 +25,9 @@ _C_ESCAPES = {
 }
 _SAFE_WORD = re.compile(r"[A-Za-z0-9@%+=:,./_-]+")
 
+# What a secret is shown as, wherever agsekit shows or logs text.
+MASK = "******"
+
 
 def _text(name: bytes | str) -> str:
     return name.decode("utf-8", "surrogateescape") if isinstance(name, bytes) else name

@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
+from agsekit.agents.catalogue import kind_of
+from agsekit.agents.install import vm_of
+from agsekit.agents.secrets import mask
 from agsekit.config.model import Config, MountSpec
 from agsekit.config.sizes import format_size
 from agsekit.core.errors import AgsekitError
+from agsekit.network import proxies
+from agsekit.network.probe import probe_proxy
 from agsekit.service.manage import Installation, installation
 from agsekit.service.state import MountState, ServiceStatus, read_status
 from agsekit.snapshots.engine.store import Store, hardlinks_work
@@ -35,6 +41,7 @@ def run_checks(config: Config, backend: VmBackend) -> list[Check]:
     checks += _confinement_checks(config, backend)
     if checks[0].level == OK:
         checks += _mount_checks(config, backend)
+        checks += proxy_checks(config, backend, os.environ)
     for spec in config.mounts:
         checks += _store_checks(spec)
     if config.mounts:
@@ -109,6 +116,44 @@ def _service_mount_checks(source: str, state: MountState | None) -> list[Check]:
         checks.append(
             Check(PROBLEM, f"the last snapshot of {source} failed: {state.last_error}", None)
         )
+    return checks
+
+
+def proxy_checks(config: Config, backend: VmBackend, environ: Mapping[str, str]) -> list[Check]:
+    """Each configured proxy, asked from inside its (running) VM for a tunnel to what uses
+    it: the agent's API, or the npm registry for install steps."""
+    wanted: list[tuple[str, proxies.ProxyChoice, str]] = []
+    for name, spec in config.vms.items():
+        wanted.append((name, proxies.choose([(f"VM {name}", spec.proxies)]), "registry.npmjs.org"))
+    for agent in config.agents.values():
+        if agent.proxies.set:
+            choice = proxies.choose([(f"agent {agent.name}", agent.proxies)])
+            wanted.append((vm_of(agent, config), choice, kind_of(agent.type).api_host))
+    checks = []
+    running: dict[str, bool] = {}
+    for vm, configured, host in wanted:
+        if configured.kind is None:
+            continue
+        if vm not in running:
+            status = backend.status(vm)
+            running[vm] = status is not None and status.state == RUNNING
+        what = f"the proxy of {configured.level} ({configured.shown})"
+        if not running[vm]:
+            checks.append(Check(OK, f"{what}: not checked, {vm} is not running"))
+            continue
+        try:
+            choice = configured.expanded(environ)
+        except AgsekitError as exc:
+            checks.append(Check(WARNING, f"{what}: not checked: {exc.message}", None))
+            continue
+        result = probe_proxy(backend, vm, choice.url, f"{host}:443")
+        line = mask(result.line, choice.secrets)
+        if result.ok:
+            checks.append(Check(OK, f"{what} answers in {vm}: {line}"))
+        else:
+            checks.append(
+                Check(PROBLEM, f"{what} fails in {vm}: {line}", "check the URL and the proxy")
+            )
     return checks
 
 

@@ -69,6 +69,19 @@ def install_agents(
     help="Run an agent with keys even where another agent with keys works on the same "
     "VM's folders (either can leave code there that the other runs).",
 )
+@click.option(
+    "--http-proxy",
+    metavar="URL",
+    help="HTTP(S) proxy for this session, over the agent's and the VM's `http_proxy` "
+    "('' turns proxies off). Write a password as ${VAR}: a command line is visible to "
+    "every process of this computer.",
+)
+@click.option(
+    "--proxychains",
+    metavar="URL",
+    help="Run the agent under proxychains4 through this socks5/socks4/http proxy, for "
+    "tools that ignore proxy variables ('' turns proxies off).",
+)
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
 @click.argument("agent")
@@ -81,6 +94,8 @@ def run(
     no_backups: bool,
     auto_mount: bool,
     share_mount: bool,
+    http_proxy: str | None,
+    proxychains: str | None,
     yes: bool,
     config_path: str | None,
     agent: str,
@@ -103,6 +118,7 @@ def run(
       cd ~/projects/app && agsekit run claude
       agsekit run codex --model o3 "fix the failing test"
       agsekit run --workdir ~/projects/app/api aider --yes-always
+      agsekit run --http-proxy 'http://me:${PROXY_PASSWORD}@proxy:3128' claude
     """
     from agsekit.config.paths import resolve_config_path
 
@@ -112,9 +128,15 @@ def run(
         return _offer_starter(path, folder, agent, yes)
     from agsekit.agents.run import RunRequest, run_agent
     from agsekit.cli.render import TerminalReporter
+    from agsekit.config.model import Proxies
     from agsekit.vm.backends import default_backend
 
+    proxies = Proxies(
+        _proxy_option("--http-proxy", http_proxy, chains=False),
+        _proxy_option("--proxychains", proxychains, chains=True),
+    )
     request = RunRequest(
+        proxies=proxies,
         agent=agent,
         args=args,
         workdir=folder,
@@ -128,6 +150,27 @@ def run(
     return run_agent(
         load(config_path), request, default_backend(), reporter, ask=_ask, environ=os.environ
     )
+
+
+def _proxy_option(name: str, value: str | None, *, chains: bool) -> str | None:
+    """The option's URL, checked; never echoed with its password."""
+    if not value:
+        return value
+    from agsekit.config.checks import proxy_url
+    from agsekit.core import proxyurl
+
+    schemes = proxyurl.CHAINS_SCHEMES if chains else proxyurl.HTTP_SCHEMES
+    try:
+        proxy_url(schemes)(value)
+    except ValueError as exc:
+        raise click.BadParameter(f"{exc} (got {proxyurl.redact(value)})", param_hint=name) from None
+    if proxyurl.redact(value) != value and "${" not in value.split("@")[0]:
+        click.echo(
+            f"agsekit: warning: {name} holds a password, which every process of this "
+            "computer can read on the command line; write it as ${VAR} instead",
+            err=True,
+        )
+    return value
 
 
 def _offer_starter(path: Path, folder: Path, agent: str, yes: bool) -> int:

@@ -1,0 +1,1 @@
+"""What the agent's network looks like from the VM: proxies (proxies.py)."""

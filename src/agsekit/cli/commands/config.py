@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from agsekit.cli.options import config_option, json_option, load
+
+if TYPE_CHECKING:
+    from agsekit.config.model import Proxies
 
 
 @click.command("config-example")
@@ -37,7 +40,8 @@ def config_check(config_path: str | None, as_json: bool) -> None:
     summary: dict[str, Any] = {
         "path": str(config.path),
         "vms": {
-            name: {"cpu": vm.cpu, "ram": vm.ram, "disk": vm.disk} for name, vm in config.vms.items()
+            name: {"cpu": vm.cpu, "ram": vm.ram, "disk": vm.disk, **_proxy(vm.proxies)}
+            for name, vm in config.vms.items()
         },
         "mounts": [
             {
@@ -59,7 +63,7 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         "reserve": config.reserve,
         "watch_budget": config.watch_budget,
         "agents": {
-            name: {"type": a.type, "vm": a.vm, "isolation": a.isolation}
+            name: {"type": a.type, "vm": a.vm, "isolation": a.isolation, **_proxy(a.proxies)}
             for name, a in config.agents.items()
         },
         "warnings": warnings,
@@ -71,7 +75,9 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         return
     click.echo(f"{config.path}: valid")
     for name, vm in summary["vms"].items():
-        click.echo(f"  vm {name}: {vm['cpu']} CPU, {vm['ram']} RAM, {vm['disk']} disk")
+        click.echo(
+            f"  vm {name}: {vm['cpu']} CPU, {vm['ram']} RAM, {vm['disk']} disk{_shown_proxy(vm)}"
+        )
     for m in summary["mounts"]:
         click.echo(
             f"  mount {m['source']} -> {m['vm']}:{m['target']}, "
@@ -84,9 +90,24 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         )
     for name, a in summary["agents"].items():
         own = " (as the VM's user)" if a["isolation"] == "none" else ""
-        click.echo(f"  agent {name}: {a['type']}{own}")
+        click.echo(f"  agent {name}: {a['type']}{own}{_shown_proxy(a)}")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
+
+
+def _proxy(proxies: Proxies) -> dict[str, str]:
+    """The proxy keys set at this level, passwords masked (None: not set; "": off)."""
+    from agsekit.core.proxyurl import redact
+
+    values = {"http_proxy": proxies.http_proxy, "proxychains": proxies.proxychains}
+    return {key: redact(value) for key, value in values.items() if value is not None}
+
+
+def _shown_proxy(item: dict[str, Any]) -> str:
+    for key in ("http_proxy", "proxychains"):
+        if key in item:
+            return f"; {key}: {item[key] or 'off'}"
+    return ""
 
 
 def _snapshot_rules(mount: dict[str, Any]) -> str:

@@ -1,0 +1,45 @@
+"""config-check shows each level's proxy with its password masked, in text and JSON."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from tests.helpers import run_cli
+
+SECRET = "s3cret-Pw"  # noqa: S105 (a test value)
+CONFIG = f"""\
+vms:
+  a:
+    http_proxy: http://me:{SECRET}@proxy.test:3128
+mounts:
+  - source: /srv/p
+agents:
+  claude:
+    type: claude
+    proxychains: socks5://10.0.0.1:1080
+  codex:
+    type: codex
+    http_proxy: ""
+  aider:
+    type: aider
+"""
+
+
+def test_config_check_shows_proxies_without_passwords(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG)
+    proc = run_cli("config-check", "--config", str(path), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert SECRET not in proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    assert "  vm a: 2 CPU, 4G RAM, 20G disk; http_proxy: http://me:******@proxy.test:3128" in lines
+    assert "  agent claude: claude; proxychains: socks5://10.0.0.1:1080" in lines
+    assert "  agent codex: codex; http_proxy: off" in lines
+    assert "  agent aider: aider" in lines
+    as_json = json.loads(
+        run_cli("config-check", "--config", str(path), "--json", timeout=60).stdout
+    )
+    assert as_json["vms"]["a"]["http_proxy"] == "http://me:******@proxy.test:3128"
+    assert as_json["agents"]["codex"]["http_proxy"] == ""
+    assert "http_proxy" not in as_json["agents"]["aider"]

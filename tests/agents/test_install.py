@@ -178,3 +178,21 @@ def test_isolation_none_keeps_the_old_way(bare: Setup) -> None:
     result = bare.run("run", "claude", "exit", "0")
     assert result.returncode == 0, result.stderr
     assert (bare.guest_home / "evidence" / "user").read_text().strip() == "ubuntu"
+
+
+def test_install_agents_vm_takes_only_that_vms_agents(setup: Setup) -> None:
+    agents = "  claude:\n    type: claude\n  codex:\n    type: codex\n    vm: elsewhere\n"
+    text = config_text(setup.project, setup.backups, setup.vm, agents)
+    setup.config.write_text(text.replace("mounts:", "  elsewhere:\n    cpu: 1\nmounts:", 1))
+    everything = setup.run("install-agents")
+    assert everything.returncode != 0  # the VM elsewhere does not exist
+    only = setup.run("install-agents", "--vm", setup.vm)
+    assert only.returncode == 0, only.stderr
+    assert f"claude: Claude Code {VERSION} already installed" in only.stdout
+    assert "codex" not in only.stdout + only.stderr
+    unknown = setup.run("install-agents", "--vm", "nope")
+    assert unknown.returncode == 2
+    assert f"no VM named 'nope' in the config (known: {setup.vm}, elsewhere)" in unknown.stderr
+    none = setup.run("install-agents", "codex", "--vm", setup.vm)
+    assert none.returncode == 2
+    assert f"none of these agents runs in the VM {setup.vm}" in none.stderr

@@ -250,3 +250,30 @@ def test_prepare_is_idempotent_when_everything_is_installed(setup: Setup) -> Non
     result = agsekit(setup.mp.env, "prepare")
     assert result.returncode == 0, result.stderr
     assert "nothing to do" in result.stdout
+
+
+def test_destroy_vm_all_deletes_every_configured_vm_that_exists(
+    setup: Setup, multipass: Multipass
+) -> None:
+    other = multipass.new_name()
+    setup.config.write_text(
+        setup.config.read_text().replace("mounts:", f"  {other}:\n    cpu: 1\nmounts:", 1)
+    )
+    multipass.launch(setup.vm)
+    stranger = multipass.launch()  # a VM the config does not name
+    code, _, err = setup.run("destroy-vm")
+    assert code == 2
+    assert "give its name, or --all" in err
+    code, _, err = setup.run("destroy-vm", setup.vm, "--all")
+    assert code == 2
+    assert "not both" in err
+    code, _, err = setup.run("destroy-vm", "--all")
+    assert code == 2
+    assert f"Delete the VMs {setup.vm} and everything" in err  # the absent one is not named
+    out = setup.ok("destroy-vm", "--all", "--yes")
+    assert f"VM {setup.vm} deleted and purged" in out
+    assert other not in out
+    listed = json.loads(multipass.ok("list", "--format", "json"))["list"]
+    assert [vm["name"] for vm in listed] == [stranger]
+    assert (setup.source / "code.py").exists()
+    assert "nothing to delete" in setup.ok("destroy-vm", "--all", "--yes")

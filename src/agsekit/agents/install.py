@@ -66,19 +66,37 @@ class _VmPlan:
     folders: list[str] = field(default_factory=list)
 
 
-def agents_to_install(config: Config, names: Sequence[str], all_agents: bool) -> list[AgentSpec]:
+def agents_to_install(
+    config: Config, names: Sequence[str], all_agents: bool, vm: str | None = None
+) -> list[AgentSpec]:
+    """The agents named (default: all), only those that live in `vm` when it is given."""
     if all_agents or not names:
         if not config.agents:
             raise UsageError(
                 f"no agents in {config.path}",
                 hint="add one under 'agents:' (see `agsekit config-example`)",
             )
-        return list(config.agents.values())
-    unknown = [n for n in names if n not in config.agents]
-    if unknown:
-        known = ", ".join(config.agents) or "none"
-        raise UsageError(f"no agent named {unknown[0]!r} in the config (known: {known})")
-    return [config.agents[n] for n in names]
+        chosen = list(config.agents.values())
+    else:
+        unknown = [n for n in names if n not in config.agents]
+        if unknown:
+            known = ", ".join(config.agents) or "none"
+            raise UsageError(f"no agent named {unknown[0]!r} in the config (known: {known})")
+        chosen = [config.agents[n] for n in names]
+    return chosen if vm is None else _in_vm(config, chosen, vm)
+
+
+def _in_vm(config: Config, chosen: list[AgentSpec], vm: str) -> list[AgentSpec]:
+    if vm not in config.vms:
+        known = ", ".join(config.vms) or "none"
+        raise UsageError(f"no VM named {vm!r} in the config (known: {known})")
+    inside = [agent for agent in chosen if vm_of(agent, config) == vm]
+    if not inside:
+        raise UsageError(
+            f"none of these agents runs in the VM {vm}",
+            hint="an agent's VM is its `vm:` key, else the VM of the mounts",
+        )
+    return inside
 
 
 def vm_of(agent: AgentSpec, config: Config) -> str:

@@ -22,9 +22,14 @@ def _ask(question: str) -> bool:
 @click.argument("agents", nargs=-1)
 @click.option("--all", "all_agents", is_flag=True, help="Every agent of the config (default).")
 @click.option("--upgrade", is_flag=True, help="Install the newest (or pinned) version again.")
+@click.option("--vm", metavar="VM", help="Only the agents that run in this VM.")
 @config_option
 def install_agents(
-    agents: tuple[str, ...], all_agents: bool, upgrade: bool, config_path: str | None
+    agents: tuple[str, ...],
+    all_agents: bool,
+    upgrade: bool,
+    vm: str | None,
+    config_path: str | None,
 ) -> None:
     """Install agents into their VMs (Node.js too, for the agents that need it).
 
@@ -40,6 +45,7 @@ def install_agents(
       agsekit install-agents            # every configured agent
       agsekit install-agents claude     # one agent
       agsekit install-agents --upgrade  # newest versions
+      agsekit install-agents --vm work  # the agents of the VM work
     """
     from agsekit.agents.install import agents_to_install
     from agsekit.agents.install import install_agents as install
@@ -47,7 +53,7 @@ def install_agents(
     from agsekit.vm.backends import default_backend
 
     config = load(config_path)
-    chosen = agents_to_install(config, list(agents), all_agents)
+    chosen = agents_to_install(config, list(agents), all_agents, vm)
     install(config, chosen, default_backend(), TerminalReporter(), upgrade=upgrade)
 
 

@@ -177,23 +177,42 @@ def restart_vm(name: str | None, all_vms: bool, config_path: str | None) -> None
 
 
 @click.command("destroy-vm")
-@click.argument("name")
+@click.argument("name", required=False)
+@click.option("--all", "all_vms", is_flag=True, help="Every VM of the config.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @config_option
-def destroy_vm(name: str, yes: bool, config_path: str | None) -> None:
-    """Delete a VM and purge it (this VM only), with everything stored inside it.
+def destroy_vm(name: str | None, all_vms: bool, yes: bool, config_path: str | None) -> None:
+    """Delete a VM and purge it, with everything stored inside it (--all: every VM of
+    the config; those that do not exist are skipped).
 
     Folders mounted from the host and their snapshots are not touched.
 
     \b
-    Example:
+    Examples:
       agsekit destroy-vm agent-ubuntu --yes
+      agsekit destroy-vm --all
     """
     from agsekit.cli.render import TerminalReporter
+    from agsekit.core.errors import UsageError
     from agsekit.vm.backends import default_backend
     from agsekit.vm.lifecycle import destroy_vm as destroy
 
+    if name and all_vms:
+        raise UsageError("give a VM name or --all, not both")
+    backend, reporter = default_backend(), TerminalReporter()
+    if all_vms:
+        config = load(config_path)
+        present = [vm for vm in config.vms if backend.status(vm) is not None]
+        if not present:
+            reporter.info("none of the config's VMs exists; nothing to delete")
+            return
+        confirm(f"Delete the VMs {', '.join(present)} and everything inside them for good?", yes)
+        for vm in present:
+            destroy(vm, backend, reporter)
+        return
+    if not name:
+        raise UsageError("which VM?", hint="give its name, or --all for every VM of the config")
     config = load(config_path, required=False)
     unknown = "" if name in config.vms else " (it is not in the config)"
     confirm(f"Delete the VM {name}{unknown} and everything inside it for good?", yes)
-    destroy(name, default_backend(), TerminalReporter())
+    destroy(name, backend, reporter)

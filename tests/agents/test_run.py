@@ -376,3 +376,19 @@ def test_sigterm_and_sighup_stop_the_agent_and_take_the_last_snapshot(
     assert "the last snapshot was taken" in err
     last = setup.backups / snapshots_in(setup.backups)[-1]
     assert (last / "late.txt").read_text() == "written while the agent ran"
+
+
+def test_quiet_prints_only_the_agents_output_and_the_warnings_that_protect_data(
+    setup: Setup,
+) -> None:
+    loud = setup.run("run", "claude", "exit", "0")
+    assert "snapshot before the session" in loud.stdout + loud.stderr
+    quiet = setup.run("run", "--quiet", "claude", "exit", "0")
+    assert quiet.returncode == 0, quiet.stderr
+    assert (quiet.stdout, quiet.stderr) == ("", "")
+    wiped = setup.run("run", "-q", "claude", "wipe")
+    assert wiped.returncode == 0, wiped.stderr
+    assert wiped.stdout == "wiped\n"
+    assert "MASS DELETION" in wiped.stderr  # the alarm is never silenced
+    assert all(line.startswith(("warning:", "!!! ")) for line in wiped.stderr.splitlines())
+    assert "snapshot before the session" not in wiped.stderr

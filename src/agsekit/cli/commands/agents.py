@@ -88,6 +88,14 @@ def install_agents(
     help="Run the agent under proxychains4 through this socks5/socks4/http proxy, for "
     "tools that ignore proxy variables ('' turns proxies off).",
 )
+@click.option(
+    "--quiet",
+    "-q",
+    is_flag=True,
+    help="Print nothing but the agent's own output (for an alias such as "
+    "`alias codex='agsekit run -q codex'`); warnings that protect your data (a failed "
+    "snapshot, the mass-deletion alarm) still go to stderr.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
 @click.argument("agent")
@@ -102,6 +110,7 @@ def run(
     share_mount: bool,
     http_proxy: str | None,
     proxychains: str | None,
+    quiet: bool,
     yes: bool,
     config_path: str | None,
     agent: str,
@@ -125,6 +134,7 @@ def run(
       agsekit run codex --model o3 "fix the failing test"
       agsekit run --workdir ~/projects/app/api aider --yes-always
       agsekit run --http-proxy 'http://me:${PROXY_PASSWORD}@proxy:3128' claude
+      agsekit run -q codex exec "explain this repo"   # only codex's own output
     """
     from agsekit.config.paths import resolve_config_path
 
@@ -152,7 +162,7 @@ def run(
         debug=bool(ctx.obj and ctx.obj.get("debug")),
         share_mount=share_mount,
     )
-    reporter = TerminalReporter(out=sys.stderr)
+    reporter = TerminalReporter(out=sys.stderr, quiet_info=quiet, progress=not quiet)
     return run_agent(
         load(config_path), request, default_backend(), reporter, ask=_ask, environ=os.environ
     )

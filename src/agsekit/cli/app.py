@@ -68,6 +68,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "backup-clean": ("keep", "backup_clean", "Apply the retention policy to a snapshot folder."),
     "backup-check": ("check", "backup_check", "Verify every snapshot against its manifest."),
     "backup-repoint": ("backup", "backup_repoint", "Move a snapshot folder to a moved project."),
+    "completion": (
+        "completion",
+        "completion",
+        "Print the shell completion script (bash, zsh, fish).",
+    ),
 }
 
 

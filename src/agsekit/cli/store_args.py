@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.options import config_option, load, mount_containing
 
 if TYPE_CHECKING:
@@ -28,6 +29,7 @@ def store_options(func: F) -> F:
         metavar="PATH",
         type=click.Path(path_type=Path),
         help="Use the snapshot folder of the configured mount that holds PATH.",
+        shell_complete=completion.mounts,
     )(func)
     func = click.option(
         "--dest-dir",

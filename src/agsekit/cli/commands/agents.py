@@ -8,6 +8,7 @@ from pathlib import Path
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.options import config_option, load
 
 
@@ -19,10 +20,12 @@ def _ask(question: str) -> bool:
 
 
 @click.command("install-agents")
-@click.argument("agents", nargs=-1)
+@click.argument("agents", nargs=-1, shell_complete=completion.agents)
 @click.option("--all", "all_agents", is_flag=True, help="Every agent of the config (default).")
 @click.option("--upgrade", is_flag=True, help="Install the newest (or pinned) version again.")
-@click.option("--vm", metavar="VM", help="Only the agents that run in this VM.")
+@click.option(
+    "--vm", metavar="VM", help="Only the agents that run in this VM.", shell_complete=completion.vms
+)
 @config_option
 def install_agents(
     agents: tuple[str, ...],
@@ -61,7 +64,11 @@ def install_agents(
     "run",
     context_settings={"ignore_unknown_options": True, "allow_interspersed_args": False},
 )
-@click.option("--vm", help="Run in this VM (default: the agent's, else the mount's VM).")
+@click.option(
+    "--vm",
+    help="Run in this VM (default: the agent's, else the mount's VM).",
+    shell_complete=completion.vms,
+)
 @click.option(
     "--workdir",
     type=click.Path(file_okay=False, path_type=Path),
@@ -98,7 +105,7 @@ def install_agents(
 )
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
-@click.argument("agent")
+@click.argument("agent", shell_complete=completion.agents)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(

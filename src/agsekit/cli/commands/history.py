@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.history_render import (
     iso_local,
     parse_time,
@@ -110,8 +111,8 @@ def _entry_json(entry: SnapshotEntry) -> dict[str, Any]:
 
 
 @click.command("backup-diff")
-@click.argument("from_name", metavar="[FROM", required=False)
-@click.argument("to_name", metavar="[TO]]", required=False)
+@click.argument("from_name", metavar="[FROM", required=False, shell_complete=completion.snapshots)
+@click.argument("to_name", metavar="[TO]]", required=False, shell_complete=completion.snapshots)
 @store_options
 @click.option("--stat", "stat_only", is_flag=True, help="Only count the changes.")
 @click.option("--patch", is_flag=True, help="Show unified diffs of changed text files.")
@@ -342,6 +343,7 @@ def _now_kind(kind: str | None) -> str | None:
     "restore_name",
     metavar="NAME",
     help="Bring back the version held by snapshot NAME, in place (after a safety snapshot).",
+    shell_complete=completion.snapshots,
 )
 @json_option
 def backup_history(

@@ -7,13 +7,14 @@ from pathlib import Path
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.history_render import iso_local, snapshot_time, when
 from agsekit.cli.options import json_option
 from agsekit.cli.store_args import resolve_store, store_options
 
 
 @click.command("backup-pin")
-@click.argument("name")
+@click.argument("name", shell_complete=completion.snapshots)
 @store_options
 @click.option("--label", metavar="TEXT", help="A note shown by backup-list.")
 def backup_pin(
@@ -28,7 +29,7 @@ def backup_pin(
 
 
 @click.command("backup-unpin")
-@click.argument("name")
+@click.argument("name", shell_complete=completion.snapshots)
 @store_options
 def backup_unpin(
     name: str, dest_dir: Path | None, mount_path: Path | None, config_path: str | None

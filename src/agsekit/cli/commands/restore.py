@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.store_args import StoreTarget, resolve_store, store_options
 
 if TYPE_CHECKING:
@@ -16,7 +17,13 @@ if TYPE_CHECKING:
 @click.command("backup-restore")
 @click.argument("paths", nargs=-1, metavar="[PATH ...]")
 @store_options
-@click.option("--snapshot", "snapshot", metavar="NAME", help="The snapshot to restore (or latest).")
+@click.option(
+    "--snapshot",
+    "snapshot",
+    metavar="NAME",
+    help="The snapshot to restore (or latest).",
+    shell_complete=completion.snapshots,
+)
 @click.option(
     "--at", "at", metavar="TIME", help="The newest snapshot taken at or before TIME ('1h ago')."
 )
@@ -26,6 +33,7 @@ if TYPE_CHECKING:
     metavar="ALARM",
     help="Every file a mass-deletion alarm found lost (its ID, or latest), each from the "
     "newest snapshot that holds it.",
+    shell_complete=completion.snapshots,
 )
 @click.option(
     "--to",

@@ -6,6 +6,7 @@ import sys
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.options import config_option, load
 
 IGNORE_CAPACITY_HELP = (
@@ -44,7 +45,7 @@ def create_vms(config_path: str | None, ignore_capacity: bool) -> None:
 
 
 @click.command("create-vm")
-@click.argument("name")
+@click.argument("name", shell_complete=completion.vms)
 @config_option
 @click.option("--ignore-capacity", is_flag=True, help=IGNORE_CAPACITY_HELP)
 def create_vm(name: str, config_path: str | None, ignore_capacity: bool) -> None:
@@ -69,7 +70,7 @@ def _create(config_path: str | None, name: str | None, ignore_capacity: bool) ->
 
 
 @click.command("resize-vm")
-@click.argument("name")
+@click.argument("name", shell_complete=completion.vms)
 @config_option
 @click.option("--yes", "-y", is_flag=True, help="Do not ask before stopping the VM.")
 def resize_vm(name: str, config_path: str | None, yes: bool) -> None:
@@ -104,7 +105,7 @@ def resize_vm(name: str, config_path: str | None, yes: bool) -> None:
 
 
 @click.command("start-vm")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=completion.vms)
 @click.option("--all", "all_vms", is_flag=True, help="Start every VM of the config.")
 @config_option
 def start_vm(name: str | None, all_vms: bool, config_path: str | None) -> None:
@@ -131,7 +132,7 @@ def start_vm(name: str | None, all_vms: bool, config_path: str | None) -> None:
 
 
 @click.command("stop-vm")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=completion.vms)
 @click.option("--all", "all_vms", is_flag=True, help="Stop every VM of the config.")
 @click.option("--force", is_flag=True, help="Power off at once instead of shutting down.")
 @config_option
@@ -155,7 +156,7 @@ def stop_vm(name: str | None, all_vms: bool, force: bool, config_path: str | Non
 
 
 @click.command("restart-vm")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=completion.vms)
 @click.option("--all", "all_vms", is_flag=True, help="Restart every VM of the config.")
 @config_option
 def restart_vm(name: str | None, all_vms: bool, config_path: str | None) -> None:
@@ -177,7 +178,7 @@ def restart_vm(name: str | None, all_vms: bool, config_path: str | None) -> None
 
 
 @click.command("destroy-vm")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=completion.vms)
 @click.option("--all", "all_vms", is_flag=True, help="Every VM of the config.")
 @click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
 @config_option

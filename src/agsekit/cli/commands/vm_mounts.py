@@ -6,11 +6,12 @@ import sys
 
 import click
 
+from agsekit.cli import completion
 from agsekit.cli.options import config_option, load
 
 
 @click.command("mount")
-@click.argument("path", required=False)
+@click.argument("path", required=False, shell_complete=completion.mounts)
 @click.option("--all", "all_mounts", is_flag=True, help="Mount every configured folder.")
 @config_option
 def mount(path: str | None, all_mounts: bool, config_path: str | None) -> None:
@@ -38,7 +39,7 @@ def mount(path: str | None, all_mounts: bool, config_path: str | None) -> None:
 
 
 @click.command("umount")
-@click.argument("path", required=False)
+@click.argument("path", required=False, shell_complete=completion.mounts)
 @click.option("--all", "all_mounts", is_flag=True, help="Unmount every configured folder.")
 @config_option
 def umount(path: str | None, all_mounts: bool, config_path: str | None) -> None:
@@ -59,7 +60,7 @@ def umount(path: str | None, all_mounts: bool, config_path: str | None) -> None:
 
 
 @click.command("shell")
-@click.argument("name", required=False)
+@click.argument("name", required=False, shell_complete=completion.vms)
 @config_option
 def shell(name: str | None, config_path: str | None) -> None:
     """Open an interactive shell in a VM.

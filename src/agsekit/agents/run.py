@@ -20,6 +20,7 @@ from pathlib import Path
 from types import FrameType
 
 from agsekit.agents import identity, isolation, launcher
+from agsekit.agents.allowed import check_allowed, check_reachable
 from agsekit.agents.catalogue import AgentKind, kind_of
 from agsekit.agents.install import ensure_proxychains, read_records
 from agsekit.agents.secrets import AgentEnvironment, resolve_environment
@@ -120,8 +121,10 @@ def run_agent(
     plan = plan_run(config, request)
     env = resolve_environment(plan.agent.name, plan.agent.env, environ)
     proxy = proxy_choice(config, plan, request).expanded(environ)
+    check_allowed(config, plan.agent.name, plan.mount, plan.vm)
     _check_isolation(config, plan, reporter, share_mount=request.share_mount)
     status = _ready_vm(config, plan, backend, reporter, ask=ask, auto_mount=request.auto_mount)
+    check_reachable(config, plan.agent.name, plan.vm, status.mounts)
     env = _with_proxy(env, proxy, plan, status, reporter)
     if proxy.kind == "proxychains":
         ensure_proxychains(config, plan.vm, backend, reporter)

@@ -27,6 +27,7 @@ from agsekit.config.model import (
     RetentionPolicy,
     Timing,
     VmSpec,
+    allowed,
 )
 from agsekit.config.mounts import Defaults, resolve_mounts, resolve_retention
 from agsekit.config.schema import ConfigModel
@@ -171,6 +172,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             vm.disk,
             to_plain(vm.cloud_init),
             _proxies(vm.http_proxy, vm.proxychains, ("vms", name), locator, problems),
+            allowed(vm.allowed_agents),
         )
         for name, vm in model.vms.items()
     }
@@ -202,6 +204,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             agent.isolation,
             _proxies(agent.http_proxy, agent.proxychains, ("agents", name), locator, problems),
         )
+    _check_allowed_agents(model, locator, problems)
     alarm = AlarmPolicy(
         model.alarm.deleted_fraction, model.alarm.deleted_files, model.alarm.enabled
     )
@@ -217,6 +220,24 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
         timing=defaults.timing,
         watch_budget=model.watch_budget,
     )
+
+
+def _check_allowed_agents(model: ConfigModel, locator: Locator, problems: list[str]) -> None:
+    """Every name in an allowed_agents list is an agent of the config."""
+    lists: list[tuple[tuple[str | int, ...], list[str] | None]] = [
+        (("vms", name), vm.allowed_agents) for name, vm in model.vms.items()
+    ]
+    lists += [(("mounts", i), m.allowed_agents) for i, m in enumerate(model.mounts)]
+    known = ", ".join(model.agents) or "none"
+    for where, names in lists:
+        for index, name in enumerate(names or []):
+            if name not in model.agents:
+                problems.append(
+                    locator.problem(
+                        (*where, "allowed_agents", index),
+                        f"no agent named {name!r} under agents: (known: {known})",
+                    )
+                )
 
 
 def _proxies(

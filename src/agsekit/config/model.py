@@ -41,6 +41,7 @@ class VmSpec:
     disk: str
     cloud_init: dict[str, Any] = field(default_factory=dict)
     proxies: Proxies = field(default_factory=Proxies)
+    allowed_agents: frozenset[str] | None = None  # None: every agent may run here
 
 
 @dataclass(frozen=True)
@@ -88,6 +89,7 @@ class MountSpec:
     ignore_files: IgnoreFiles = "both"
     reserve: float = DEFAULT_RESERVE  # a fraction: 0.05 is 5%
     timing: Timing = field(default_factory=Timing)
+    allowed_agents: frozenset[str] | None = None  # None: every agent may work on it
 
     def contains(self, path: Path) -> bool:
         """True when path is the source or lies inside it (symlinks resolved on both sides)."""
@@ -125,3 +127,8 @@ class Config:
         """The mount whose source holds path; the deepest source wins."""
         holders = [m for m in self.mounts if m.contains(path)]
         return max(holders, key=lambda m: len(str(m.source)), default=None)
+
+
+def allowed(names: list[str] | None) -> frozenset[str] | None:
+    """An allowed_agents list as a set; None (the key is absent) allows every agent."""
+    return None if names is None else frozenset(names)

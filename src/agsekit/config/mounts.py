@@ -18,7 +18,7 @@ from typing import Any
 from agsekit.config.backups import Store, default_backup, store_problems
 from agsekit.config.checks import reserve_fraction
 from agsekit.config.messages import Locator, show_value, unknown_vm
-from agsekit.config.model import IgnoreFiles, MountSpec, RetentionPolicy, Timing, VmSpec
+from agsekit.config.model import IgnoreFiles, MountSpec, RetentionPolicy, Timing, VmSpec, allowed
 from agsekit.config.schema import MountModel, RetentionModel
 from agsekit.core.durations import parse_duration
 from agsekit.core.paths import is_within
@@ -129,6 +129,7 @@ def resolve_mounts(
             ignore_files=d.raw.ignore_files or defaults.ignore_files,
             reserve=defaults.reserve if d.raw.reserve is None else reserve_fraction(d.raw.reserve),
             timing=timings[d.index],
+            allowed_agents=allowed(d.raw.allowed_agents),
         )
         for d, store in zip(drafts, stores, strict=True)
     )

@@ -80,6 +80,7 @@ class VmModel(StrictModel):
     cloud_init: dict[str, Any] = Field(default_factory=dict, alias="cloud-init")
     http_proxy: HttpProxy | None = None
     proxychains: ChainsProxy | None = None
+    allowed_agents: list[AgentName] | None = None
 
     @field_validator("ram")
     @classmethod
@@ -126,6 +127,7 @@ class MountModel(StrictModel):
     debounce: Debounce | None = None
     max_delay: MaxDelay | None = None
     min_interval: MinInterval | None = None
+    allowed_agents: list[AgentName] | None = None
 
 
 class AgentModel(StrictModel):

@@ -21,6 +21,7 @@ from types import FrameType
 
 from agsekit.agents import identity, isolation, launcher
 from agsekit.agents.allowed import check_allowed, check_reachable
+from agsekit.agents.arguments import agent_arguments
 from agsekit.agents.catalogue import AgentKind, kind_of
 from agsekit.agents.install import ensure_proxychains, read_records
 from agsekit.agents.secrets import AgentEnvironment, resolve_environment
@@ -65,6 +66,7 @@ class RunRequest:
     debug: bool = False
     share_mount: bool = False
     proxies: Proxies = field(default_factory=Proxies)  # --http-proxy, --proxychains
+    skip_default_args: bool = False
 
 
 @dataclass(frozen=True)
@@ -239,7 +241,7 @@ def _launch(
         user,
         identity.binary_path(plan.agent, plan.kind),
         plan.kind.binary,
-        [*plan.agent.default_args, *request.args],
+        agent_arguments(() if request.skip_default_args else plan.agent.default_args, request.args),
     )
     if request.debug:
         # names only: a literal value in the config is as secret as one from the host

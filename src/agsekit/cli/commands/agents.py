@@ -103,6 +103,11 @@ def install_agents(
     "`alias codex='agsekit run -q codex'`); warnings that protect your data (a failed "
     "snapshot, the mass-deletion alarm) still go to stderr.",
 )
+@click.option(
+    "--skip-default-args",
+    is_flag=True,
+    help="Leave out the agent's `default_args` from the config for this run.",
+)
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
 @click.argument("agent", shell_complete=completion.agents)
@@ -118,12 +123,17 @@ def run(
     http_proxy: str | None,
     proxychains: str | None,
     quiet: bool,
+    skip_default_args: bool,
     yes: bool,
     config_path: str | None,
     agent: str,
     args: tuple[str, ...],
 ) -> int:
     """Run AGENT inside the VM on the current project folder; ARGS go to the agent untouched.
+
+    The agent's `default_args` come first; an option in ARGS replaces the default option
+    of the same name (`--model o3` over a default `--model o4-mini`) instead of doubling
+    it; --skip-default-args leaves them all out.
 
     The folder must lie inside a mount of the config; inside the VM the agent starts in
     the same place under the mount's target. A snapshot is taken before the agent starts,
@@ -168,6 +178,7 @@ def run(
         auto_mount=auto_mount,
         debug=bool(ctx.obj and ctx.obj.get("debug")),
         share_mount=share_mount,
+        skip_default_args=skip_default_args,
     )
     reporter = TerminalReporter(out=sys.stderr, quiet_info=quiet, progress=not quiet)
     return run_agent(

@@ -196,3 +196,20 @@ def test_install_agents_vm_takes_only_that_vms_agents(setup: Setup) -> None:
     none = setup.run("install-agents", "codex", "--vm", setup.vm)
     assert none.returncode == 2
     assert f"none of these agents runs in the VM {setup.vm}" in none.stderr
+
+
+@needs_registry
+def test_a_new_version_replaces_the_old_in_place_and_says_old_to_new(bare: Setup) -> None:
+    old, new = "0.1.2504172351", "0.1.2505172129"  # two small early releases of codex
+    set_agents(bare, f"  codex:\n    type: codex\n    version: {old}\n")
+    first = bare.run("install-agents", "codex")
+    assert first.returncode == 0, first.stdout + first.stderr
+    assert recorded(bare)[bare.vm]["codex"]["version"] == old
+    set_agents(bare, f"  codex:\n    type: codex\n    version: {new}\n")
+    second = bare.run("install-agents", "codex")
+    assert second.returncode == 0, second.stdout + second.stderr
+    assert f"codex: Codex CLI {old} -> {new} in /opt/agsekit/agents/codex" in second.stdout
+    assert recorded(bare)[bare.vm]["codex"]["version"] == new
+    again = bare.run("install-agents", "--upgrade", "codex")
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert f"codex: Codex CLI {new} reinstalled (the pinned version)" in again.stdout

@@ -282,7 +282,13 @@ def _install_one(
     if now is None:
         raise InstallError(f"[{vm}] {agent.name}: the installer ran but {kind.binary} is missing")
     where = identity.install_dir(agent) if isolated else "the VM user's ~/.local"
-    reporter.info(f"[{vm}] {agent.name}: {kind.title} {now} installed in {where}")
+    if have is None:
+        reporter.info(f"[{vm}] {agent.name}: {kind.title} {now} installed in {where}")
+    elif have == now:
+        why = "the pinned version" if agent.version else "no newer version"
+        reporter.info(f"[{vm}] {agent.name}: {kind.title} {now} reinstalled ({why})")
+    else:
+        reporter.info(f"[{vm}] {agent.name}: {kind.title} {have} -> {now} in {where}")
     if isolated and state.old_version is not None:
         reporter.info(
             f"[{vm}] {agent.name}: the old install in ~/.local is no longer used (it may be "

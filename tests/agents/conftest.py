@@ -173,14 +173,22 @@ def guest_file(path: Path, text: str, *, uid: int, mode: int = 0o644) -> None:
 
 
 def install_stand_in(setup: Setup, name: str, agent_type: str) -> None:
+    """The stand-in as the agent's installer would leave it: npm's package.json, or the
+    dist-info of pipx's venv; both in the agent's own prefix and the old ~/.local one."""
     kind = kind_of(agent_type)
-    manifest = f'{{"name": "{kind.package}", "version": "{VERSION}"}}'
     prefix = setup.guest_path(f"/opt/agsekit/agents/{name}")
-    guest_file(prefix / "bin" / kind.binary, STAND_IN, uid=0, mode=0o755)
-    guest_file(prefix / "lib" / "node_modules" / kind.package / "package.json", manifest, uid=0)
     old = setup.guest_home / ".local"
-    guest_file(old / "bin" / kind.binary, STAND_IN, uid=1000, mode=0o755)
-    guest_file(old / "lib" / "node_modules" / kind.package / "package.json", manifest, uid=1000)
+    for root, pipx_home, uid in ((prefix, prefix / "pipx", 0), (old, old / "share" / "pipx", 1000)):
+        guest_file(root / "bin" / kind.binary, STAND_IN, uid=uid, mode=0o755)
+        if kind.installer == "npm":
+            manifest = f'{{"name": "{kind.package}", "version": "{VERSION}"}}'
+            package = root / "lib" / "node_modules" / kind.package / "package.json"
+            guest_file(package, manifest, uid=uid)
+        else:
+            info = f"{kind.package.replace('-', '_')}-{VERSION}.dist-info"
+            site = pipx_home / "venvs" / kind.package / "lib" / "python3.12" / "site-packages"
+            metadata = f"Metadata-Version: 2.1\nName: {kind.package}\nVersion: {VERSION}\n"
+            guest_file(site / info / "METADATA", metadata, uid=uid)
 
 
 def installed(setup: Setup) -> None:

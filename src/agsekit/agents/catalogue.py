@@ -49,6 +49,17 @@ CATALOGUE: dict[str, AgentKind] = {
             "qwen", "Qwen Code", "qwen", "npm", "@qwen-code/qwen-code", 22, "dashscope.aliyuncs.com"
         ),
         AgentKind("opencode", "opencode", "opencode", "npm", "opencode-ai", 20),
+        AgentKind("cline", "Cline CLI", "cline", "npm", "cline", 20),
+        AgentKind(
+            "copilot",
+            "GitHub Copilot CLI",
+            "copilot",
+            "npm",
+            "@github/copilot",
+            22,
+            "api.github.com",
+        ),
+        AgentKind("crush", "Crush", "crush", "npm", "@charmland/crush", 20),
         AgentKind("aider", "aider", "aider", "pipx", "aider-chat"),
     )
 }

@@ -119,7 +119,7 @@ set -euo pipefail
 dir=$1
 if ! command -v pipx >/dev/null 2>&1; then
   sudo apt-get update -qq
-  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pipx
+  sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pipx
 fi
 sudo -n install -d -o root -g root -m 755 "$dir"
 sudo -n -H env PIPX_HOME="$dir/pipx" PIPX_BIN_DIR="$dir/bin" PIPX_MAN_DIR="$dir/man" \
@@ -132,7 +132,7 @@ INSTALL_PROXYCHAINS = r"""
 set -euo pipefail
 if ! command -v proxychains4 >/dev/null 2>&1; then
   sudo apt-get update -qq
-  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proxychains4
+  sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq proxychains4
 fi
 proxychains4 true >/dev/null 2>&1 || command -v proxychains4
 """.strip()
@@ -150,7 +150,7 @@ INSTALL_PIPX_SHARED = r"""
 set -euo pipefail
 if ! command -v pipx >/dev/null 2>&1; then
   sudo apt-get update -qq
-  sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pipx
+  sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pipx
 fi
 pipx install --force "$1"
 """.strip()
@@ -166,5 +166,5 @@ while IFS= read -r -d '' __pair; do
   __names+=${__names:+,}${__pair%%=*}
 done < <(printf '%s' "$__encoded" | base64 -d)
 unset __encoded __line __pair
-sudo() { command sudo --preserve-env="$__names" "$@"; }
+sudo() { command sudo ${__names:+--preserve-env="$__names"} "$@"; }
 """.strip()

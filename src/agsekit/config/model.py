@@ -9,7 +9,18 @@ from typing import Any, Literal
 
 from agsekit.core.paths import really_within
 
-AGENT_TYPES = ("claude", "codex", "gemini", "qwen", "opencode", "aider")
+# the agent types of agents/catalogue.py (a test keeps the two lists the same)
+AGENT_TYPES = (
+    "claude",
+    "codex",
+    "gemini",
+    "qwen",
+    "opencode",
+    "cline",
+    "copilot",
+    "crush",
+    "aider",
+)
 
 # Which exclusion rules a snapshot applies: "host" only the config's `exclude` patterns
 # (in-tree .backupignore files are not read at all), "tree" only .backupignore files,

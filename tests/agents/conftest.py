@@ -275,3 +275,23 @@ def files_containing(root: Path, needle: str) -> list[Path]:
             if not path.is_symlink() and has(path, needle):
                 hits.append(path)
     return hits
+
+
+def registry_reachable() -> bool:
+    if shutil.which("npm") is None or shutil.which("node") is None:
+        return False
+    try:
+        probe = subprocess.run(
+            ["npm", "view", "@openai/codex", "version"],
+            capture_output=True,
+            timeout=30,
+            check=False,
+        )
+    except subprocess.TimeoutExpired:
+        return False
+    return probe.returncode == 0
+
+
+needs_registry = pytest.mark.skipif(
+    not registry_reachable(), reason="node, npm or the npm registry are not available"
+)

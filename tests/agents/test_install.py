@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from tests.agents.conftest import VERSION, Setup, config_text, install_stand_in, installed
+from tests.agents.conftest import (
+    VERSION,
+    Setup,
+    config_text,
+    install_stand_in,
+    installed,
+    needs_registry,
+)
 from tests.fakes.fake_multipass.guest import host_id
 from tests.helpers import write
 
@@ -78,26 +82,6 @@ def test_without_passwordless_sudo_agents_are_installed_the_old_way(bare: Setup)
     assert "read each other's keys" in result.stderr
     assert recorded(bare)[bare.vm]["claude"]["isolated"] is False
     assert bare.sh("id agsekit-claude").returncode != 0
-
-
-def registry_reachable() -> bool:
-    if shutil.which("npm") is None or shutil.which("node") is None:
-        return False
-    try:
-        probe = subprocess.run(
-            ["npm", "view", "@openai/codex", "version"],
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
-    except subprocess.TimeoutExpired:
-        return False
-    return probe.returncode == 0
-
-
-needs_registry = pytest.mark.skipif(
-    not registry_reachable(), reason="node, npm or the npm registry are not available"
-)
 
 
 @needs_registry

@@ -49,5 +49,6 @@ def binary_path(agent: AgentSpec, kind: AgentKind) -> str:
 
 
 def has_secrets(agent: AgentSpec) -> bool:
-    """Whether the config hands this agent values (keys, tokens) in its environment."""
-    return bool(agent.env)
+    """Whether the config hands this agent values (keys, tokens) in its environment, its
+    `model:` key included."""
+    return bool(agent.env) or bool(agent.model and agent.model.api_key)

@@ -23,6 +23,7 @@ from agsekit.agents import identity, isolation, launcher
 from agsekit.agents.allowed import check_allowed, check_reachable
 from agsekit.agents.arguments import agent_arguments
 from agsekit.agents.catalogue import AgentKind, kind_of
+from agsekit.agents.endpoint import EndpointSetup, endpoint_setup
 from agsekit.agents.install import ensure_proxychains, read_records
 from agsekit.agents.secrets import AgentEnvironment, resolve_environment
 from agsekit.agents.sessions import Session, new_session_id, registered
@@ -121,7 +122,10 @@ def run_agent(
 ) -> int:
     """Run the agent and return its exit status."""
     plan = plan_run(config, request)
-    env = resolve_environment(plan.agent.name, plan.agent.env, environ)
+    endpoint = (
+        endpoint_setup(plan.agent.type, plan.agent.model) if plan.agent.model else EndpointSetup(())
+    )
+    env = resolve_environment(plan.agent.name, [*endpoint.env, *plan.agent.env], environ)
     proxy = proxy_choice(config, plan, request).expanded(environ)
     check_allowed(config, plan.agent.name, plan.mount, plan.vm)
     _check_isolation(config, plan, reporter, share_mount=request.share_mount)
@@ -148,7 +152,14 @@ def run_agent(
         with _interrupts_go_to_the_agent():
             try:
                 with snapshots.running() if snapshots is not None else _nothing():
-                    code = _launch(plan, request, env=env, backend=backend, reporter=reporter)
+                    code = _launch(
+                        plan,
+                        request,
+                        env=env,
+                        endpoint=endpoint,
+                        backend=backend,
+                        reporter=reporter,
+                    )
             finally:
                 if snapshots is not None:
                     snapshots.after()
@@ -230,6 +241,7 @@ def _launch(
     request: RunRequest,
     *,
     env: AgentEnvironment,
+    endpoint: EndpointSetup,
     backend: VmBackend,
     reporter: Reporter,
 ) -> int:
@@ -241,7 +253,7 @@ def _launch(
         user,
         identity.binary_path(plan.agent, plan.kind),
         plan.kind.binary,
-        agent_arguments(() if request.skip_default_args else plan.agent.default_args, request.args),
+        [*endpoint.args, *agent_arguments(_defaults(plan, request, endpoint), request.args)],
     )
     if request.debug:
         # names only: a literal value in the config is as secret as one from the host
@@ -253,6 +265,11 @@ def _launch(
         )
     handover = Handover(launcher.marker(nonce).encode(), env.handover())
     return backend.exec_attached(plan.vm, argv, workdir=plan.guest_workdir, handover=handover)
+
+
+def _defaults(plan: RunPlan, request: RunRequest, endpoint: EndpointSetup) -> list[str]:
+    own = () if request.skip_default_args else plan.agent.default_args
+    return [*endpoint.default_args, *own]
 
 
 @contextmanager

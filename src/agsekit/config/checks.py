@@ -9,6 +9,7 @@ from __future__ import annotations
 import posixpath
 import re
 import unicodedata
+import urllib.parse
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -67,6 +68,37 @@ def proxy_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
         return value
 
     return check
+
+
+def endpoint_url(value: str) -> str:
+    """An agent's model endpoint: http(s)://HOST[:PORT][/PATH], with no user or password
+    (the key goes in api_key, which stays off every command line)."""
+    no_control(value)
+    parsed = urllib.parse.urlsplit(value)
+    if parsed.scheme not in ("http", "https") or not parsed.hostname:
+        raise ValueError("must be an http:// or https:// URL, e.g. http://127.0.0.1:11434/v1")
+    if parsed.username is not None or parsed.password is not None:
+        raise ValueError("must not hold a user or password: put the key in api_key as ${VAR}")
+    if " " in value or parsed.query or parsed.fragment:
+        raise ValueError("must be a base URL without spaces, query or fragment")
+    return value.rstrip("/")
+
+
+def model_name(value: str) -> str:
+    no_control(value)
+    if not value or value != value.strip() or " " in value:
+        raise ValueError("must be a model name without spaces, e.g. qwen3-coder")
+    return value
+
+
+def key_reference(value: str) -> str:
+    """api_key is a secret: only a ${VAR} reference to the host's environment."""
+    if not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_]*\}", value):
+        raise ValueError(
+            "must be a reference to a variable of the host, e.g. ${OPENAI_API_KEY}: a key "
+            "written into the config would be read by anyone who can read the file"
+        )
+    return value
 
 
 def host_path(value: str) -> str:

@@ -20,9 +20,11 @@ from pydantic import BaseModel, ValidationError
 from agsekit.config.checks import reserve_fraction
 from agsekit.config.messages import Locator, unknown_vm
 from agsekit.config.model import (
+    ENDPOINT_APIS,
     AgentSpec,
     AlarmPolicy,
     Config,
+    ModelEndpoint,
     Proxies,
     RetentionPolicy,
     Timing,
@@ -30,7 +32,7 @@ from agsekit.config.model import (
     allowed,
 )
 from agsekit.config.mounts import Defaults, resolve_mounts, resolve_retention
-from agsekit.config.schema import ConfigModel
+from agsekit.config.schema import AgentModel, ConfigModel
 from agsekit.config.tree import Loc, TreeError, check_tree, parse_yaml, to_plain
 from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
@@ -203,6 +205,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             tuple(agent.env.items()),
             agent.isolation,
             _proxies(agent.http_proxy, agent.proxychains, ("agents", name), locator, problems),
+            _endpoint(agent, ("agents", name), locator, problems),
         )
     _check_allowed_agents(model, locator, problems)
     alarm = AlarmPolicy(
@@ -220,6 +223,24 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
         timing=defaults.timing,
         watch_budget=model.watch_budget,
     )
+
+
+def _endpoint(
+    agent: AgentModel, where: tuple[str, ...], locator: Locator, problems: list[str]
+) -> ModelEndpoint | None:
+    if agent.model is None:
+        return None
+    if agent.type not in ENDPOINT_APIS:
+        able = ", ".join(ENDPOINT_APIS)
+        problems.append(
+            locator.problem(
+                (*where, "model"),
+                f"a {agent.type} agent cannot be given another model endpoint (the types "
+                f"that can: {able})",
+            )
+        )
+    raw = agent.model
+    return ModelEndpoint(raw.base_url, raw.model, raw.api_key)
 
 
 def _check_allowed_agents(model: ConfigModel, locator: Locator, problems: list[str]) -> None:

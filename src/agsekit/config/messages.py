@@ -18,11 +18,14 @@ from typing import Any
 
 from agsekit.config.tree import Loc, to_plain
 from agsekit.core import proxyurl
+from agsekit.core.display import MASK
 
 _PLAIN_KEY = re.compile(r"[A-Za-z0-9_-]+")
 
-# Keys whose values may hold a password: shown with it masked.
-SECRET_KEYS = {("http_proxy",), ("proxychains",)}
+# Keys whose values may hold a password: shown with it masked; and keys whose whole
+# value is a secret (a key written where only a ${VAR} reference belongs): never shown.
+SECRET_KEYS = {("http_proxy",), ("proxychains",), ("base_url",)}
+HIDDEN_KEYS = {("api_key",)}
 
 
 def show_value(value: Any) -> str:
@@ -105,9 +108,15 @@ class Locator:
         key = key_path(loc) or "(top level)"
         text = f"{where}: {key}: {message}"
         if value is not ...:
-            shown = show_value(to_plain(value))
-            text += f" (got {proxyurl.redact(shown) if loc[-1:] in SECRET_KEYS else shown})"
+            text += f" (got {_shown(loc, value)})"
         return text
+
+
+def _shown(loc: Loc, value: Any) -> str:
+    if loc[-1:] in HIDDEN_KEYS:
+        return MASK
+    shown = show_value(to_plain(value))
+    return proxyurl.redact(shown) if loc[-1:] in SECRET_KEYS else shown
 
 
 def unknown_vm(locator: Locator, loc: Loc, vm: str, vms: Collection[str]) -> str:

@@ -107,6 +107,26 @@ class MountSpec:
         return really_within(path, self.source)
 
 
+# What the endpoint given in an agent's `model:` must speak, for each type that can take one.
+ENDPOINT_APIS = {
+    "claude": "the Anthropic Messages API",
+    "codex": "the OpenAI Responses API",
+    "qwen": "the OpenAI Chat Completions API",
+    "opencode": "the OpenAI Chat Completions API",
+    "aider": "the OpenAI Chat Completions API",
+}
+
+
+@dataclass(frozen=True)
+class ModelEndpoint:
+    """An agent's `model:`: where its model is served, which one, and the ${VAR} holding
+    the key (None: the server needs none)."""
+
+    base_url: str
+    model: str
+    api_key: str | None = None
+
+
 @dataclass(frozen=True)
 class AgentSpec:
     name: str
@@ -119,6 +139,7 @@ class AgentSpec:
     # VM's default user, as before (agents sharing the VM can then read each other's keys)
     isolation: str = "user"
     proxies: Proxies = field(default_factory=Proxies)
+    model: ModelEndpoint | None = None
 
 
 @dataclass(frozen=True)

@@ -130,6 +130,12 @@ class MountModel(StrictModel):
     allowed_agents: list[AgentName] | None = None
 
 
+class EndpointModel(StrictModel):
+    base_url: Annotated[StrictStr, AfterValidator(checks.endpoint_url)]
+    model: Annotated[StrictStr, AfterValidator(checks.model_name)]
+    api_key: Annotated[StrictStr, AfterValidator(checks.key_reference)] | None = None
+
+
 class AgentModel(StrictModel):
     type: StrictStr
     vm: StrictStr | None = None
@@ -139,6 +145,7 @@ class AgentModel(StrictModel):
     isolation: Literal["user", "none"] = "user"
     http_proxy: HttpProxy | None = None
     proxychains: ChainsProxy | None = None
+    model: EndpointModel | None = None
 
     @field_validator("type")
     @classmethod

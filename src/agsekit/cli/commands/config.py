@@ -9,7 +9,7 @@ import click
 from agsekit.cli.options import config_option, json_option, load
 
 if TYPE_CHECKING:
-    from agsekit.config.model import Proxies
+    from agsekit.config.model import ModelEndpoint, Proxies
 
 
 @click.command("config-example")
@@ -63,7 +63,13 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         "reserve": config.reserve,
         "watch_budget": config.watch_budget,
         "agents": {
-            name: {"type": a.type, "vm": a.vm, "isolation": a.isolation, **_proxy(a.proxies)}
+            name: {
+                "type": a.type,
+                "vm": a.vm,
+                "isolation": a.isolation,
+                **_proxy(a.proxies),
+                **_model(a.model),
+            }
             for name, a in config.agents.items()
         },
         "warnings": warnings,
@@ -90,7 +96,7 @@ def config_check(config_path: str | None, as_json: bool) -> None:
         )
     for name, a in summary["agents"].items():
         own = " (as the VM's user)" if a["isolation"] == "none" else ""
-        click.echo(f"  agent {name}: {a['type']}{own}{_shown_proxy(a)}")
+        click.echo(f"  agent {name}: {a['type']}{own}{_shown_proxy(a)}{_shown_model(a)}")
     for warning in warnings:
         click.echo(f"warning: {warning}", err=True)
 
@@ -101,6 +107,24 @@ def _proxy(proxies: Proxies) -> dict[str, str]:
 
     values = {"http_proxy": proxies.http_proxy, "proxychains": proxies.proxychains}
     return {key: redact(value) for key, value in values.items() if value is not None}
+
+
+def _model(endpoint: ModelEndpoint | None) -> dict[str, dict[str, str | None]]:
+    """The agent's model endpoint; the key only as the name of its variable."""
+    if endpoint is None:
+        return {}
+    return {
+        "model": {
+            "base_url": endpoint.base_url,
+            "model": endpoint.model,
+            "api_key": endpoint.api_key,
+        }
+    }
+
+
+def _shown_model(item: dict[str, Any]) -> str:
+    model = item.get("model")
+    return f"; model {model['model']} at {model['base_url']}" if model else ""
 
 
 def _shown_proxy(item: dict[str, Any]) -> str:

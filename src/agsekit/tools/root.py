@@ -10,8 +10,10 @@ Files are opened only when they are regular files, with O_NONBLOCK (a FIFO never
 the open), and reads are capped. Paths are bytes relative to the root, components joined
 by b"/"; b"", b".", b".." and NUL are never valid components.
 
-This is the only module that opens, creates or removes entries in a live project or a
-snapshot; the walk, the copy, restore, diff and history all go through it.
+The walk, the copy, restore, diff and history reach a live project or a snapshot only
+through it: they get verified folder descriptors here, and where they create, rename or
+remove an entry themselves (the copy's and restore's temporary files), they do it with
+dir_fd= on such a descriptor, the name a single checked component, never a path.
 """
 
 from __future__ import annotations

@@ -110,7 +110,7 @@ def install_agents(
 )
 @click.option("--yes", "-y", is_flag=True, help="Write the starter config without asking.")
 @config_option
-@click.argument("agent", shell_complete=completion.agents)
+@click.argument("agent", required=False, shell_complete=completion.agents)
 @click.argument("args", nargs=-1, type=click.UNPROCESSED)
 @click.pass_context
 def run(
@@ -126,7 +126,7 @@ def run(
     skip_default_args: bool,
     yes: bool,
     config_path: str | None,
-    agent: str,
+    agent: str | None,
     args: tuple[str, ...],
 ) -> int:
     """Run AGENT inside the VM on the current project folder; ARGS go to the agent untouched.
@@ -157,6 +157,8 @@ def run(
 
     path = resolve_config_path(config_path)
     folder = Path(os.path.abspath(workdir or Path.cwd()))
+    if agent is None:
+        agent = _choose_agent(config_path if path.exists() else None, path.exists())
     if not path.exists():
         return _offer_starter(path, folder, agent, yes)
     from agsekit.agents.run import RunRequest, run_agent
@@ -184,6 +186,17 @@ def run(
     return run_agent(
         load(config_path), request, default_backend(), reporter, ask=_ask, environ=os.environ
     )
+
+
+def _choose_agent(config_path: str | None, have_config: bool) -> str:
+    """No AGENT given: at a terminal, a list of the config's agents to pick from."""
+    from agsekit.cli.choose import choose
+    from agsekit.core.errors import UsageError
+
+    names = list(load(config_path).agents) if have_config else []
+    known = ", ".join(names) or "none in the config"
+    failure = UsageError("no agent was named", hint=f"agsekit run AGENT (agents: {known})")
+    return choose("agent", names, failure)
 
 
 def _proxy_option(name: str, value: str | None, *, chains: bool) -> str | None:

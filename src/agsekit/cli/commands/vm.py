@@ -211,9 +211,14 @@ def destroy_vm(name: str | None, all_vms: bool, yes: bool, config_path: str | No
         for vm in present:
             destroy(vm, backend, reporter)
         return
-    if not name:
-        raise UsageError("which VM?", hint="give its name, or --all for every VM of the config")
     config = load(config_path, required=False)
+    if not name:
+        from agsekit.cli.choose import choose
+
+        failure = UsageError(
+            "no VM was named", hint="give its name, or --all for every VM of the config"
+        )
+        name = choose("VM", [vm for vm in config.vms if backend.status(vm) is not None], failure)
     unknown = "" if name in config.vms else " (it is not in the config)"
     confirm(f"Delete the VM {name}{unknown} and everything inside it for good?", yes)
     destroy(name, backend, reporter)

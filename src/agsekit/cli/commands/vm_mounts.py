@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
 from agsekit.cli import completion
 from agsekit.cli.options import config_option, load
+
+if TYPE_CHECKING:
+    from agsekit.config.model import Config, MountSpec
 
 
 @click.command("mount")
@@ -29,10 +33,9 @@ def mount(path: str | None, all_mounts: bool, config_path: str | None) -> None:
     from agsekit.cli.render import TerminalReporter
     from agsekit.vm.backends import default_backend
     from agsekit.vm.mounts import ensure_mounts
-    from agsekit.vm.selection import pick_mounts
 
     config = load(config_path)
-    chosen = pick_mounts(config, path, all_mounts)
+    chosen = _mounts(config, path, all_mounts)
     backend, reporter = default_backend(), TerminalReporter()
     for vm_name in dict.fromkeys(m.vm for m in chosen):
         ensure_mounts(config, vm_name, backend, reporter, only=chosen)
@@ -53,10 +56,9 @@ def umount(path: str | None, all_mounts: bool, config_path: str | None) -> None:
     from agsekit.cli.render import TerminalReporter
     from agsekit.vm.backends import default_backend
     from agsekit.vm.mounts import unmount
-    from agsekit.vm.selection import pick_mounts
 
     config = load(config_path)
-    unmount(pick_mounts(config, path, all_mounts), default_backend(), TerminalReporter())
+    unmount(_mounts(config, path, all_mounts), default_backend(), TerminalReporter())
 
 
 @click.command("shell")
@@ -77,3 +79,19 @@ def shell(name: str | None, config_path: str | None) -> None:
     config = load(config_path)
     vm_name = vm_spec(config, name).name if name else default_vm(config)
     sys.exit(default_backend().shell(vm_name))
+
+
+def _mounts(config: Config, path: str | None, all_mounts: bool) -> list[MountSpec]:
+    """pick_mounts, and at a terminal a list to choose from when the current folder is in
+    no mount."""
+    from agsekit.cli.choose import choose
+    from agsekit.core.errors import UsageError
+    from agsekit.vm.selection import pick_mounts
+
+    try:
+        return pick_mounts(config, path, all_mounts)
+    except UsageError as failure:
+        if path or all_mounts or not config.mounts:
+            raise
+        source = choose("mount", [str(m.source) for m in config.mounts], failure)
+        return pick_mounts(config, source, False)

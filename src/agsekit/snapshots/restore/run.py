@@ -30,7 +30,7 @@ from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.engine.tree import DIR, LINK, Tree
 from agsekit.snapshots.history.catalog import recorded_request, snapshot_tree
 from agsekit.snapshots.keep.baseline import set_baseline
-from agsekit.snapshots.keep.marks import set_mark
+from agsekit.snapshots.keep.marks import load_marks, set_mark
 from agsekit.snapshots.restore.apply import RestoreResult, apply_restore, discard_leftovers
 from agsekit.snapshots.restore.plan import (
     RestorePlan,
@@ -142,7 +142,11 @@ def _save_live_state(
     name = outcome.name
     if name is None:
         return SafetyPoint(None, False), touched
-    set_mark(store, name, pinned=True, label=undo_label(plan.snapshot), keep_label=True)
+    # an undo point, not an acknowledged state: the alarm measures from the restored
+    # snapshot, not from what the restore replaced (a pin set for another reason stays)
+    old = load_marks(store).get(name)
+    kind = old.kind if old is not None and old.pinned else "undo"
+    set_mark(store, name, pinned=True, label=undo_label(plan.snapshot), kind=kind, keep_label=True)
     saved = snapshot_tree(store, name)
     unsaved = [p for p in touched if not _holds(saved, plan, p)]
     return SafetyPoint(name, outcome.status == "created", _hidden(outcome)), unsaved

@@ -218,3 +218,30 @@ def test_daemon_logs_show_the_service_log(
     assert len(lines) == 3
     assert lines[-1].endswith("service stopped")
     assert "snapshot " in run_cli("daemon", "logs", env=service_env).stdout
+
+
+def test_the_snapshot_after_an_in_place_restore_measures_from_the_restored_state(
+    project: Project, start_service: StartService
+) -> None:
+    """The user brings back an older snapshot with --delete (removing what was added since):
+    the service's next snapshot holds exactly the restored state, and the alarm measures
+    from it (the restore acknowledged it), not from the safety snapshot taken just
+    before, so no mass deletion is announced and nothing more is pinned."""
+    service = start_service(project.config)
+    settle(project, 1, service)
+    service.wait(lambda: service.mount().get("mode") == "watching", why="watching")
+    good = project.snapshots()[0]
+    for index in range(40):
+        write(project.root / "added" / f"{index}.txt", f"added {index}\n")
+    settle(project, 2, service)
+    restore = run_cli(
+        "backup-restore", "--dest-dir", project.backups, "--snapshot", good, "--in-place",
+        "--delete", env=service.env,
+    )  # fmt: skip
+    assert restore.returncode == 0, restore.stderr
+    settle(project, 3, service)
+    assert not (project.backups / project.snapshots()[-1] / "added").exists()
+    assert service.stop() == 143
+    assert "MASS DELETION" not in service.log()
+    pins = json.loads((project.backups / ".agsekit" / "labels.json").read_text())["snapshots"]
+    assert [mark["kind"] for mark in pins.values() if mark["pinned"]] == ["undo"]

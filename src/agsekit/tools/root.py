@@ -113,6 +113,33 @@ def open_root(path: bytes | str | os.PathLike[str]) -> int:
     return os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
 
 
+def open_real(path: bytes) -> int:
+    """Open a folder by an absolute path whose symlinks were resolved already
+    (os.path.realpath), following none on the way: a component that has become a symlink
+    since (the folder of a mount inside another mount's source, swapped by an agent) is
+    TreeChanged, never followed."""
+    if not path.startswith(b"/"):
+        raise ValueError(f"not an absolute path: {path!r}")
+    parts = [part for part in path.split(b"/") if part]
+    search = (_O_PATH or os.O_RDONLY) | DIR_FLAGS  # passing through needs no read access
+    fd = os.open(b"/", search if parts else DIR_FLAGS)
+    try:
+        for index, part in enumerate(parts):
+            flags = DIR_FLAGS if index == len(parts) - 1 else search
+            try:
+                nxt = os.open(part, flags, dir_fd=fd)
+            except OSError as exc:
+                if exc.errno in (errno.ELOOP, errno.ENOTDIR):
+                    raise TreeChanged(path, "is no longer the folder it was") from None
+                raise
+            os.close(fd)
+            fd = nxt
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
 def open_dir_at(dirfd: int, name: bytes, expect: Identity | None = None) -> int:
     """Open the subfolder `name` of dirfd, never through a symlink; TreeChanged when it is
     not the folder the walk saw."""

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Literal
 
-from agsekit.core.display import show_path
+from agsekit.core.display import shell_join, show_path
 from agsekit.core.errors import NothingToSnapshotError, SnapshotError, UsageError
 from agsekit.core.paths import is_inside
 from agsekit.core.reporting import Reporter
@@ -275,7 +275,7 @@ def _take_locked(
     fingerprint = _Fingerprint.take(paths, request)
     if not (request.force or request.absent) and fingerprint.unchanged_since(latest):
         return SnapshotOutcome("unchanged", latest, latest)
-    with fs.opened(fs.open_root(paths.source_b)) as source_fd:
+    with fs.opened(fs.open_real(paths.source_b)) as source_fd:
         walk = _walk(source_fd, paths, request)
         previous, previous_rules = _previous(store, latest)
         prev_fd = fs.open_root(store.path_of(latest)) if latest is not None else None
@@ -376,23 +376,41 @@ def _clean_up(store: Store, reporter: Reporter) -> None:
 def _check_source(store: Store, source: Path, reporter: Reporter) -> None:
     """One store, one source. A store whose recorded source still exists refuses another
     one; when the recorded source is gone (the project moved), the new one takes over."""
-    recorded = store.recorded_source()
-    if recorded is None or os.path.realpath(recorded) == str(source):
+    recorded = check_recorded_source(store, source)
+    if recorded is None:
         return
-    if os.path.isdir(recorded):
-        raise UsageError(
-            f"{store.dest} holds the snapshots of {show_path(str(recorded))}, not of "
-            f"{show_path(str(source))}",
-            hint="use another --dest-dir for this folder; if the project really moved, "
-            f"re-point the store with: agsekit backup-repoint --dest-dir {store.dest} "
-            f"--source-dir {source}",
-        )
     reporter.warning(
         f"{store.dest} recorded {show_path(str(recorded))}, which no longer exists; it now "
         f"backs up {show_path(str(source))}"
     )
     store.record_source(source, replace=True)
     store.log(f"re-pointed from {recorded} to {source} (the recorded source is gone)")
+
+
+def check_recorded_source(store: Store, source: Path) -> Path | None:
+    """UsageError when the store records another folder than source (a real path) that
+    still exists; the recorded folder when it is gone; None when it is source (or nothing
+    is recorded).
+
+    The record is a real path and is compared as it is, never resolved again: a recorded
+    folder replaced by a symlink (a mount inside another mount's source, whose folder the
+    agent working in the outer one swapped for a link to /etc) is not where the link
+    leads, and nothing is read from or written there."""
+    recorded = store.recorded_source()
+    real = str(source)
+    if recorded is None or str(recorded) == real:
+        return None
+    if os.path.isdir(recorded) or os.path.islink(recorded):
+        raise UsageError(
+            f"{store.dest} holds the snapshots of {show_path(str(recorded))}, not of "
+            f"{show_path(real)}",
+            hint="use another --dest-dir for this folder; if the project really moved, "
+            "re-point the store with: "
+            + shell_join(
+                ["agsekit", "backup-repoint", "--dest-dir", str(store.dest), "--source-dir", real]
+            ),
+        )
+    return recorded
 
 
 def _walk(source_fd: int, paths: _Paths, request: SnapshotRequest) -> WalkResult:

@@ -88,7 +88,7 @@ def apply_restore(
         return seen.identity if seen is not None and path not in fresh else None
 
     cursors: dict[str, fs.DirCursor] = {}
-    with fs.opened(fs.open_root(plan.target)) as rootfd, fs.DirCursor(rootfd, expect) as live:
+    with fs.opened(fs.open_real(plan.target)) as rootfd, fs.DirCursor(rootfd, expect) as live:
         job = _Apply(plan, store, reporter, live, rootfd, cursors, result, set(skip), cancelled)
         try:
             for name in plan.snapshots:
@@ -109,7 +109,7 @@ def discard_leftovers(plan: RestorePlan) -> None:
     that no snapshot, and no undo, ever holds a half-written copy."""
     if not plan.leftovers:
         return
-    with fs.opened(fs.open_root(plan.target)) as rootfd:
+    with fs.opened(fs.open_real(plan.target)) as rootfd:
         for path in plan.leftovers:
             parent, name = fs.parent_and_name(path)
             with contextlib.suppress(OSError), fs.opened(fs.open_dir_path(rootfd, parent)) as fd:

@@ -109,8 +109,9 @@ class RestorePlan:
 
 
 def plan_restore(store: Store, wanted: list[Wanted], target: Path, *, delete: bool) -> RestorePlan:
-    """Plan bringing `wanted` back into target. A path a snapshot does not hold is an
-    error raised before anything is looked at in the target."""
+    """Plan bringing `wanted` back into target (a real path: symlinks resolved, and
+    never resolved again, so that it is opened only where it was checked to be). A path a
+    snapshot does not hold is an error raised before anything is looked at in the target."""
     snapshots: dict[str, Manifest] = {}
     entries: Tree = {}
     origin: dict[bytes, str] = {}
@@ -128,7 +129,7 @@ def plan_restore(store: Store, wanted: list[Wanted], target: Path, *, delete: bo
                 chosen_dirs.add(path)
     entries.setdefault(b"", next(iter(snapshots.values())).tree[b""])
     ordered = {p: entries[p] for p in sorted(entries, key=_tree_order)}
-    plan = RestorePlan(os.fsencode(os.path.realpath(target)), snapshots, ordered, origin)
+    plan = RestorePlan(os.fsencode(os.path.abspath(target)), snapshots, ordered, origin)
     plan.selected_dirs = chosen_dirs
     if not os.path.isdir(plan.target):
         plan.target_exists = False
@@ -192,7 +193,7 @@ class _Looker:
 def _compare_entries(plan: RestorePlan, store: Store, walk: WalkResult, delete: bool) -> None:
     """Sort every snapshot entry into create / overwrite / replace / unchanged / skipped.
     Below a folder that is created or replaced, everything is new."""
-    with fs.opened(fs.open_root(plan.target)) as rootfd, fs.DirCursor(rootfd) as cursor:
+    with fs.opened(fs.open_real(plan.target)) as rootfd, fs.DirCursor(rootfd) as cursor:
         plan.live[b""] = Seen.of(os.fstat(rootfd))
         looker = _Looker(plan, store, walk, cursor, delete)
         for path, meta in plan.entries.items():
@@ -355,7 +356,7 @@ def _absent_to_delete(plan: RestorePlan, in_scope: object) -> None:
     absent = plan.snapshots[plan.snapshot].absent
     if not absent:
         return
-    with fs.opened(fs.open_root(plan.target)) as rootfd:
+    with fs.opened(fs.open_real(plan.target)) as rootfd:
         for path in sorted(absent, key=_tree_order):
             if path in plan.delete or _below(path, set(plan.delete)):
                 continue

@@ -11,6 +11,7 @@ command is printed even when the restore then fails or is stopped half-way.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ from agsekit.snapshots.engine.snapshot import (
     After,
     SnapshotOutcome,
     SnapshotRequest,
+    check_recorded_source,
     lock_wait_message,
     take_snapshot,
 )
@@ -28,7 +30,7 @@ from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.engine.tree import DIR, LINK, Tree
 from agsekit.snapshots.history.catalog import recorded_request, snapshot_tree
 from agsekit.snapshots.keep.baseline import set_baseline
-from agsekit.snapshots.keep.marks import set_mark
+from agsekit.snapshots.keep.marks import load_marks, set_mark
 from agsekit.snapshots.restore.apply import RestoreResult, apply_restore, discard_leftovers
 from agsekit.snapshots.restore.plan import (
     RestorePlan,
@@ -73,10 +75,11 @@ def restore_to_folder(
     dry_run: bool = False,
 ) -> RestoreRun:
     check_restore_folder(folder, store, source, force)
+    real = Path(os.path.realpath(folder))
     if dry_run:
-        return RestoreRun(plan_restore(store, wanted, folder, delete=delete), None, None)
+        return RestoreRun(plan_restore(store, wanted, real, delete=delete), None, None)
     with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
-        plan = plan_restore(store, wanted, folder, delete=delete)
+        plan = plan_restore(store, wanted, real, delete=delete)
         return RestoreRun(plan, apply_restore(plan, store, reporter), None)
 
 
@@ -93,7 +96,11 @@ def restore_in_place(
     cancelled: Callable[[], bool] | None = None,
 ) -> RestoreRun:
     with store.locked(on_wait=lambda: reporter.info(lock_wait_message(store))):
-        plan = plan_restore(store, wanted, source, delete=delete)
+        # the folder the store records, found by its real path: never where a symlink
+        # swapped in for it (or for a folder above it) leads
+        real = Path(os.path.realpath(source))
+        check_recorded_source(store, real)
+        plan = plan_restore(store, wanted, real, delete=delete)
         if dry_run:
             return RestoreRun(plan, None, None)
         run = RestoreRun(plan, None, None)
@@ -135,7 +142,11 @@ def _save_live_state(
     name = outcome.name
     if name is None:
         return SafetyPoint(None, False), touched
-    set_mark(store, name, pinned=True, label=undo_label(plan.snapshot), keep_label=True)
+    # an undo point, not an acknowledged state: the alarm measures from the restored
+    # snapshot, not from what the restore replaced (a pin set for another reason stays)
+    old = load_marks(store).get(name)
+    kind = old.kind if old is not None and old.pinned else "undo"
+    set_mark(store, name, pinned=True, label=undo_label(plan.snapshot), kind=kind, keep_label=True)
     saved = snapshot_tree(store, name)
     unsaved = [p for p in touched if not _holds(saved, plan, p)]
     return SafetyPoint(name, outcome.status == "created", _hidden(outcome)), unsaved
@@ -164,7 +175,7 @@ def _live_link(plan: RestorePlan, path: bytes, seen: Seen) -> bytes | None:
     parent, name = fs.parent_and_name(path)
     try:
         with (
-            fs.opened(fs.open_root(plan.target)) as root,
+            fs.opened(fs.open_real(plan.target)) as root,
             fs.opened(fs.open_dir_path(root, parent)) as folder,
         ):
             return fs.link_target_at(folder, name, seen.identity)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import timedelta
@@ -12,6 +13,7 @@ import pytest
 from agsekit.config.load import load_config, parse_config
 from agsekit.config.paths import resolve_config_path
 from agsekit.core.errors import ConfigError
+from tests.helpers import run_cli
 
 EXAMPLE = Path(__file__).parents[2] / "src" / "agsekit" / "config" / "example.yaml"
 
@@ -278,3 +280,24 @@ def test_agent_values_that_stay_valid(tmp_path: Path) -> None:
     agent = load_config(write(tmp_path, text)).agents["a"]
     assert agent.version == "1.0.0-beta.1+build"
     assert agent.default_args == ("--model", "a b", "line one\nline two")
+
+
+def test_a_fifo_or_a_huge_file_in_place_of_the_config_is_refused_never_read(
+    tmp_path: Path,
+) -> None:
+    fifo = tmp_path / "fifo.yaml"
+    os.mkfifo(fifo)
+    result = run_cli("config-check", "--config", fifo, timeout=60)  # would hang on a read
+    assert result.returncode == 2
+    assert f"cannot read configuration file {fifo}: [Errno 22] not a regular file" in result.stderr
+    huge = tmp_path / "huge.yaml"
+    huge.write_bytes(b"#" * (5 << 20))
+    result = run_cli("config-check", "--config", huge, timeout=60)
+    assert result.returncode == 2
+    assert "larger than 4 MiB" in result.stderr
+    real = tmp_path / "real.yaml"
+    real.write_text("vms:\n  a: {}\n")
+    link = tmp_path / "link.yaml"
+    link.symlink_to(real)  # a dotfile manager's symlink is the user's own choice
+    result = run_cli("config-check", "--config", link, timeout=60)
+    assert result.returncode == 0, result.stderr

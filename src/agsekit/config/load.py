@@ -9,7 +9,10 @@ path and the whole bad value (messages.py).
 from __future__ import annotations
 
 import difflib
+import errno
+import os
 import re
+import stat
 import types
 import typing
 from pathlib import Path
@@ -42,7 +45,7 @@ def load_config(path: Path, *, required: bool = True) -> Config:
     """Read and validate the config at path. A missing file is an error when required,
     otherwise an empty config."""
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _read_config(path)
     except FileNotFoundError:
         if not required:
             return empty_config(None)
@@ -56,6 +59,31 @@ def load_config(path: Path, *, required: bool = True) -> Config:
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read configuration file {path}: {exc}") from None
     return parse_config(text, path)
+
+
+MAX_CONFIG_BYTES = 4 << 20
+
+
+def _read_config(path: Path) -> str:
+    """The config's text. A symlink to it is fine (dotfile managers make them), but only a
+    regular file is read, without ever blocking (a FIFO put in its place would hang every
+    command and the service's reload) and up to a cap."""
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise OSError(errno.EINVAL, "not a regular file")
+        data = b""
+        while len(data) <= MAX_CONFIG_BYTES:
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            data += chunk
+    finally:
+        os.close(fd)
+    if len(data) > MAX_CONFIG_BYTES:
+        raise OSError(errno.EFBIG, f"larger than {MAX_CONFIG_BYTES >> 20} MiB")
+    return data.decode("utf-8")
 
 
 def empty_config(path: Path | None) -> Config:

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from tests.attack.tools import Host, agsekit, holding_secret, racing, watching
 from tests.helpers import snapshots_in, write
+from tests.service.conftest import Service, mount_config, service_env
+
+__all__ = ["service_env"]
 
 
 def test_an_inner_source_swapped_for_a_symlink_is_neither_read_nor_written(
@@ -90,3 +93,34 @@ def test_an_inner_source_swapped_back_and_forth_while_commands_run(
     assert watch.seen == [], watch.seen[:10]
     assert host.state() == before
     assert holding_secret(store, inner) == []
+
+
+def test_the_service_does_not_watch_an_inner_source_swapped_for_a_symlink(
+    tmp_path: Path, host: Host, env: dict[str, str], service_env: dict[str, str]
+) -> None:
+    """The service resolves the config's paths again at each start and reload, which leads
+    to the symlink's target: it must see that the store records another folder, watch
+    nothing there, read nothing there, and say why in its status."""
+    outer = tmp_path / "outer"
+    inner = outer / "sub"
+    store = tmp_path / "backups-outer-sub"
+    write(inner / "notes.txt", "the user's notes\n")
+    first = agsekit("backup-once", "--source-dir", inner, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    os.rename(inner, outer / ".moved-away")
+    os.symlink(host.inbox, inner)
+    config = write(tmp_path / "config.yaml", mount_config(inner, store))
+    before = host.state()
+    with watching(host) as watch:
+        service = Service(service_env, config)
+        try:
+            service.wait(
+                lambda: "holds the snapshots of" in str(service.mount().get("reason")),
+                60,
+                "the mount reported as not watched",
+            )
+            assert service.mount()["mode"] == "polling"
+        finally:
+            assert service.stop() == 143  # SIGTERM, as every stop of the service
+    assert watch.seen == [] and host.state() == before
+    assert len(snapshots_in(store)) == 1

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 from agsekit.config.model import AlarmPolicy, MountSpec
 from agsekit.core.display import show_path
@@ -27,7 +28,11 @@ from agsekit.service.state import Board, DaemonLog, LogReporter, MountState, utc
 from agsekit.service.watch import Batch, OutOfWatches, TreeWatch, WatchBudget
 from agsekit.snapshots.engine.loop import LoopJob, run_once
 from agsekit.snapshots.engine.names import parse_name
-from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest
+from agsekit.snapshots.engine.snapshot import (
+    SnapshotOutcome,
+    SnapshotRequest,
+    check_recorded_source,
+)
 from agsekit.snapshots.engine.store import Store
 from agsekit.snapshots.keep.alarm import Notifier, after_snapshot
 from agsekit.tools import inotify
@@ -143,6 +148,11 @@ class MountWorker:
         if not inotify.available():
             self._polling("file events are not available on this system", None)
             return False
+        problem = self._source_problem()
+        if problem is not None:
+            if not retry:
+                self._polling(problem, None)
+            return False
         try:
             watch.start()
         except OutOfWatches as exc:
@@ -174,7 +184,24 @@ class MountWorker:
             self._changed(batch.changes)
         return True
 
+    def _source_problem(self) -> str | None:
+        """Why the source must not be watched: the store records another folder, which
+        still exists (a nested mount's folder swapped for a symlink by the agent of the
+        outer mount resolves to the link's target). Nothing there is read; the snapshots
+        refuse it too, and say so."""
+        try:
+            check_recorded_source(self.store, Path(os.path.realpath(self.mount.source)))
+        except AgsekitError as exc:
+            return exc.message
+        return None
+
     def _restart(self, watch: TreeWatch) -> bool:
+        problem = self._source_problem()
+        if problem is not None:
+            watch.close()
+            self._polling(problem, None)
+            self._changed(1)
+            return False
         try:
             watch.start()
         except OutOfWatches as exc:

@@ -18,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agsekit.config.checks import reserve_fraction
+from agsekit.config.forwards import resolve_forwards
 from agsekit.config.messages import Locator, unknown_vm
 from agsekit.config.model import (
     AgentSpec,
@@ -163,6 +164,7 @@ def _unwrap_optional(tp: Any) -> Any:
 
 
 def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[str]) -> Config:
+    forwards = resolve_forwards(model.vms, locator, problems)
     vms = {
         name: VmSpec(
             name,
@@ -171,6 +173,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             vm.disk,
             to_plain(vm.cloud_init),
             _proxies(vm.http_proxy, vm.proxychains, ("vms", name), locator, problems),
+            forwards[name],
         )
         for name, vm in model.vms.items()
     }

@@ -122,3 +122,31 @@ def test_no_forwards_configured_is_a_usage_error(ssh_vm: SshVm) -> None:
     result = ssh_vm.run("portforward")
     assert result.returncode == 2
     assert "no port-forwarding configured" in result.stderr
+
+
+def test_the_service_keeps_them_up_and_follows_the_config(
+    ssh_vm: SshVm, services: Services, tmp_path: Path
+) -> None:
+    ssh_vm.configure(services.forwards())
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "agsekit", "daemon", "run"],
+            env=ssh_vm.env,
+            stdin=subprocess.DEVNULL,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        poll(services.all_pass, "the service's forwards", timeout=90)
+        assert f"forwards (service, pid {proc.pid}): up" in ssh_vm.run("status").stdout
+        second = ssh_vm.run("portforward")
+        assert second.returncode == 75
+        assert f"already kept up by service (pid {proc.pid})" in second.stderr
+        ssh_vm.configure("")  # the service reloads the config: no forwards any more
+        poll(lambda: not accepts("127.0.0.1", services.local_port), "the forwards to stop")
+    finally:
+        if proc.poll() is None:
+            proc.terminate()
+        proc.wait(timeout=60)
+    assert "forwards up through 127.0.0.1:" in log.read_text()

@@ -150,3 +150,22 @@ def test_the_service_keeps_them_up_and_follows_the_config(
             proc.terminate()
         proc.wait(timeout=60)
     assert "forwards up through 127.0.0.1:" in log.read_text()
+
+
+def test_a_taken_vm_port_is_shown_and_retried(
+    ssh_vm: SshVm, services: Services, tmp_path: Path
+) -> None:
+    ssh_vm.configure(services.forwards())
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", services.remote_port))  # taken "in the VM"
+    holder.listen()
+    proc = start_portforward(ssh_vm, tmp_path / "portforward.log")
+    try:
+        wanted = f"remote port forwarding failed for listen port {services.remote_port}"
+        poll(lambda: wanted in ssh_vm.run("status").stdout, "the failure in status")
+        assert "DOWN" in ssh_vm.run("status").stdout
+        holder.close()
+        poll(services.all_pass, "the forwards once the port is free", timeout=120)
+    finally:
+        holder.close()
+        stop(proc)

@@ -106,3 +106,12 @@ def test_a_stopped_vm_is_a_clear_error(ssh_vm: SshVm) -> None:
         f"agsekit: error: the VM {ssh_vm.vm} is not running (stopped)",
         f"  hint: start it with `agsekit start-vm {ssh_vm.vm}`",
     ]
+
+
+def test_destroying_the_vm_unpins_its_host_key(ssh_vm: SshVm) -> None:
+    assert ssh_vm.run("ssh", ssh_vm.vm, "--", "true").returncode == 0
+    known_hosts = ssh_folder(ssh_vm) / "known_hosts"
+    assert f"agsekit-{ssh_vm.vm} " in known_hosts.read_text()
+    result = ssh_vm.run("destroy-vm", ssh_vm.vm, "--yes")
+    assert result.returncode == 0, result.stderr
+    assert f"agsekit-{ssh_vm.vm} " not in known_hosts.read_text()

@@ -100,3 +100,8 @@ def prepare(backend: VmBackend, vm: str) -> tuple[ssh.Identity, ssh.Destination]
     endpoint = backend.ssh_endpoint(vm)
     install_key(backend, vm)
     return identity(vm), ssh.Destination(endpoint.host, endpoint.port, endpoint.user)
+
+
+def forget_vm(vm: str) -> None:
+    """Unpin the VM's host key (it was destroyed)."""
+    ssh.forget_host(identity(vm))

@@ -17,7 +17,7 @@ from typing import NoReturn
 
 from agsekit.config.model import Forward
 from agsekit.core.errors import UsageError
-from agsekit.tools.runner import require, run, trace
+from agsekit.tools.runner import require, run, trace, which
 
 PROGRAM = "ssh"
 KEYGEN = "ssh-keygen"
@@ -58,7 +58,7 @@ def generate_key(path: Path, comment: str) -> None:
 
 def forget_host(identity: Identity) -> None:
     """Unpin the VM's host key (the VM was destroyed; a new one has a new key)."""
-    if identity.known_hosts.exists():
+    if identity.known_hosts.exists() and which(KEYGEN) is not None:
         run([KEYGEN, "-R", identity.alias, "-f", str(identity.known_hosts)], check=False)
 
 

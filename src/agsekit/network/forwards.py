@@ -83,8 +83,15 @@ class VmForwarder:
         except AgsekitError as exc:
             self._down(exc.message + (f" ({exc.hint})" if exc.hint else ""))
             return False
+        except OSError as exc:  # never a silent stop: said, and tried again
+            self._down(f"cannot start ssh: {exc.strerror or exc}")
+            return False
         self.state.address = f"{destination.host}:{destination.port}"
-        return self._watch(argv, stop)
+        try:
+            return self._watch(argv, stop)
+        except OSError as exc:
+            self._down(f"cannot run ssh: {exc.strerror or exc}")
+            return False
 
     def _watch(self, argv: list[str], stop: threading.Event) -> bool:
         trace(argv)

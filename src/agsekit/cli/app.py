@@ -48,6 +48,12 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "mount": ("vm_mounts", "mount", "Mount configured folders into their VMs."),
     "umount": ("vm_mounts", "umount", "Unmount configured folders from their VMs."),
     "shell": ("vm_mounts", "shell", "Open an interactive shell in a VM."),
+    "ssh": ("ssh", "ssh", "ssh into a VM with agsekit's key (extra ssh options, -- COMMAND)."),
+    "portforward": (
+        "ssh",
+        "portforward",
+        "Keep the VMs' port-forwarding up in the foreground (Ctrl+C stops).",
+    ),
     "status": ("vm_info", "status", "VMs, resources, mounts and latest snapshots."),
     "doctor": ("vm_info", "doctor", "Check the host and config; explain each fix."),
     "install-agents": ("agents", "install_agents", "Install agents (and Node.js) into their VMs."),

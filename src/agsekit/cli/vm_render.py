@@ -9,6 +9,7 @@ import click
 
 from agsekit.agents.sessions import Session
 from agsekit.config.sizes import format_size
+from agsekit.network.forwardstate import ForwardingState
 from agsekit.vm.backend import Resources
 from agsekit.vm.doctor import Check
 from agsekit.vm.status import ABSENT, MountStatus, VmReport
@@ -43,7 +44,29 @@ def status_lines(report: VmReport) -> list[str]:
         f"  mount {m.source} -> {m.target}: active but not in the config"
         for m in report.unexpected_mounts
     ]
+    if report.forwards:
+        lines.append("  " + forwarding_line(report.forwarding))
+        lines += [f"    {forward.describe()}" for forward in report.forwards]
     return lines
+
+
+def forwarding_line(state: ForwardingState | None) -> str:
+    if state is None or not state.running:
+        return (
+            "forwards: not kept up (run `agsekit portforward`, or install the service: "
+            "`agsekit daemon install`)"
+        )
+    who = f"forwards ({state.keeper}, pid {state.pid})"
+    since = f" since {_local(state.since)}" if state.since else ""
+    if state.up:
+        return f"{who}: up through {state.address}{since}"
+    if state.error is None:
+        return f"{who}: connecting"
+    return f"{who}: DOWN{since}: {state.error}"
+
+
+def _local(moment: str) -> str:
+    return datetime.fromisoformat(moment).astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
 def _resources(res: Resources) -> str:

@@ -6,6 +6,7 @@ user reads; schema.py attaches them to fields, so pydantic reports them with the
 
 from __future__ import annotations
 
+import ipaddress
 import posixpath
 import re
 import unicodedata
@@ -99,6 +100,40 @@ def key_reference(value: str) -> str:
             "written into the config would be read by anyone who can read the file"
         )
     return value
+
+
+_HOSTNAME = re.compile(
+    r"[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*"
+)
+_ADDRESS_HELP = "HOST:PORT such as 127.0.0.1:8080, [::1]:8080 or localhost:8080"
+
+
+def address(value: str) -> str:
+    """A forward's HOST:PORT: an IPv4 address, a bracketed IPv6 one, a host name or `*`
+    (every interface), and a port from 1 to 65535. Returned as written."""
+    split_address(value)
+    return value
+
+
+def split_address(value: str) -> tuple[str, int]:
+    host, sep, port = value.rpartition(":")
+    if not sep or not host:
+        raise ValueError(f"must be {_ADDRESS_HELP}")
+    if host.startswith("["):
+        if not host.endswith("]"):
+            raise ValueError(f"must be {_ADDRESS_HELP}")
+        try:
+            ipaddress.IPv6Address(host[1:-1])
+        except ValueError:
+            raise ValueError(f"{host} is not an IPv6 address") from None
+        host = host[1:-1]
+    elif ":" in host:
+        raise ValueError(f"an IPv6 address goes in brackets: [{host}]:{port}")
+    elif host != "*" and not _HOSTNAME.fullmatch(host):
+        raise ValueError(f"{host!r} is not a host name or address; must be {_ADDRESS_HELP}")
+    if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"the port must be a number from 1 to 65535 (got {port!r})")
+    return host, int(port)
 
 
 def host_path(value: str) -> str:

@@ -21,6 +21,7 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from agsekit.config.checks import reserve_fraction
+from agsekit.config.forwards import resolve_forwards
 from agsekit.config.messages import Locator, unknown_vm
 from agsekit.config.model import (
     ENDPOINT_APIS,
@@ -194,6 +195,7 @@ def _unwrap_optional(tp: Any) -> Any:
 
 
 def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[str]) -> Config:
+    forwards = resolve_forwards(model.vms, locator, problems)
     vms = {
         name: VmSpec(
             name,
@@ -203,6 +205,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             to_plain(vm.cloud_init),
             _proxies(vm.http_proxy, vm.proxychains, ("vms", name), locator, problems),
             allowed(vm.allowed_agents),
+            forwards[name],
         )
         for name, vm in model.vms.items()
     }

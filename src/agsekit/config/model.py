@@ -44,6 +44,54 @@ class Proxies:
         return self.http_proxy is not None or self.proxychains is not None
 
 
+ForwardType = Literal["local", "remote", "socks5"]
+FORWARD_TYPES: tuple[ForwardType, ...] = ("local", "remote", "socks5")
+WILDCARD_HOSTS = frozenset({"*", "0.0.0.0", "::"})  # noqa: S104 - compared, never bound
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str  # an IPv6 address without its brackets
+    port: int
+
+    def __str__(self) -> str:
+        return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
+
+    def overlaps(self, other: Address) -> bool:
+        """Two listening addresses that cannot both be bound."""
+        if self.port != other.port:
+            return False
+        return self.host == other.host or bool({self.host, other.host} & WILDCARD_HOSTS)
+
+
+@dataclass(frozen=True)
+class Forward:
+    """One `port-forwarding` entry. local: the VM's vm_addr is reachable on the host at
+    host_addr; remote: the host's host_addr is reachable in the VM at vm_addr; socks5: a
+    SOCKS proxy listening in the VM at vm_addr whose connections leave from the host."""
+
+    type: ForwardType
+    vm_addr: Address
+    host_addr: Address | None = None
+
+    @property
+    def listens_on_host(self) -> bool:
+        return self.type == "local"
+
+    @property
+    def listen(self) -> Address:
+        if self.type == "local" and self.host_addr is not None:
+            return self.host_addr
+        return self.vm_addr
+
+    def describe(self) -> str:
+        if self.type == "local":
+            return f"local: host {self.host_addr} -> VM {self.vm_addr}"
+        if self.type == "remote":
+            return f"remote: VM {self.vm_addr} -> host {self.host_addr}"
+        return f"socks5: SOCKS proxy in the VM at {self.vm_addr}, out through the host"
+
+
 @dataclass(frozen=True)
 class VmSpec:
     name: str
@@ -53,6 +101,7 @@ class VmSpec:
     cloud_init: dict[str, Any] = field(default_factory=dict)
     proxies: Proxies = field(default_factory=Proxies)
     allowed_agents: frozenset[str] | None = None  # None: every agent may run here
+    forwards: tuple[Forward, ...] = ()
 
 
 @dataclass(frozen=True)

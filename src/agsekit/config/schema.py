@@ -45,6 +45,7 @@ MaxDelay = Annotated[str, PlainValidator(checks.timing("max_delay"))]
 MinInterval = Annotated[str, PlainValidator(checks.timing("min_interval"))]
 HttpProxy = Annotated[StrictStr, AfterValidator(checks.proxy_url(proxyurl.HTTP_SCHEMES))]
 ChainsProxy = Annotated[StrictStr, AfterValidator(checks.proxy_url(proxyurl.CHAINS_SCHEMES))]
+ForwardAddress = Annotated[StrictStr, AfterValidator(checks.address)]
 
 
 class StrictModel(BaseModel):
@@ -73,6 +74,12 @@ def _check_size(value: str, minimum: int, maximum: int, what: str) -> str:
     return value
 
 
+class ForwardModel(StrictModel):
+    type: Literal["local", "remote", "socks5"]
+    host_addr: ForwardAddress | None = Field(default=None, alias="host-addr")
+    vm_addr: ForwardAddress | None = Field(default=None, alias="vm-addr")
+
+
 class VmModel(StrictModel):
     cpu: StrictInt = Field(default=2, ge=1, le=MAX_CPU)
     ram: StrictStr = "4G"
@@ -81,6 +88,7 @@ class VmModel(StrictModel):
     http_proxy: HttpProxy | None = None
     proxychains: ChainsProxy | None = None
     allowed_agents: list[AgentName] | None = None
+    port_forwarding: list[ForwardModel] = Field(default_factory=list, alias="port-forwarding")
 
     @field_validator("ram")
     @classmethod

@@ -5,7 +5,8 @@ the file and symlinked configs are both seen). A config that loads replaces the 
 one: mounts that did not change keep running, the others are started or stopped. One
 that does not load keeps the last good one running and is reported in the status (and
 the log) with its errors until it is fixed; a config broken from the start means no
-mounts until it is fixed, never a crash loop.
+mounts until it is fixed, never a crash loop. The VMs' port-forwarding is kept up here
+too (network/forwards.py), changed with the config.
 """
 
 from __future__ import annotations
@@ -18,12 +19,14 @@ from pathlib import Path
 
 from agsekit.config.model import Config, MountSpec
 from agsekit.core.errors import ConfigError
+from agsekit.network.forwards import Forwarding
 from agsekit.service.state import Board, DaemonLog, running_lock, utc_text
 from agsekit.service.watch import WatchBudget
 from agsekit.service.worker import MountWorker, WorkerSetup
 from agsekit.snapshots.keep.alarm import Notifier
 from agsekit.tools import inotify
 from agsekit.tools.runner import CHILDREN
+from agsekit.vm.backends import default_backend
 
 CONFIG_POLL = 1.0
 DEFAULT_BUDGET = 8192
@@ -66,6 +69,7 @@ class Daemon:
         self.budget = WatchBudget(DEFAULT_BUDGET)
         self.workers: dict[str, MountWorker] = {}
         self.reload_now = threading.Event()
+        self.forwarding = Forwarding(default_backend(), self.log.write, "service")
         self._seen: tuple[int, int, int, int] | None = None
         self._error: str | None = None
 
@@ -104,6 +108,7 @@ class Daemon:
         self._error = None
         self.board.set_header(config_error=None)
         self._apply(config)
+        self.forwarding.apply({name: vm.forwards for name, vm in config.vms.items()})
 
     def _broken(self, exc: ConfigError) -> None:
         text = "\n".join([exc.message, *exc.problems])
@@ -152,6 +157,7 @@ class Daemon:
 
     def _shutdown(self) -> None:
         self.log.write("service stopping")
+        self.forwarding.stop()
         for worker in self.workers.values():
             worker.stop.set()
         CHILDREN.terminate_all()

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Protocol
 
 from agsekit.config.model import VmSpec
+from agsekit.core.errors import AgsekitError
 from agsekit.tools.ptyrelay import Handover
 
 RUNNING = "Running"
@@ -64,6 +65,19 @@ class ExecResult:
     returncode: int
     stdout: str
     stderr: str
+
+
+class VmNotRunningError(AgsekitError):
+    """The VM exists but cannot be reached now (stopped, or still booting)."""
+
+
+@dataclass(frozen=True)
+class SshEndpoint:
+    """Where the VM's sshd listens, and the user to log in as."""
+
+    host: str
+    port: int
+    user: str
 
 
 class VmBackend(Protocol):
@@ -135,3 +149,8 @@ class VmBackend(Protocol):
         ...
 
     def shell(self, name: str) -> int: ...
+
+    def ssh_endpoint(self, name: str) -> SshEndpoint:
+        """The running VM's sshd (its current address: it may change at each start);
+        raises an AgsekitError with the fix when the VM is absent or not running."""
+        ...

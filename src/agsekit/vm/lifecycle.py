@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from agsekit.config.model import Config, VmSpec
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
+from agsekit.network import sshaccess
 from agsekit.vm.backend import RUNNING, VmBackend, VmStatus
 from agsekit.vm.capacity import HostCapacity, capacity_problems, host_capacity
 from agsekit.vm.mounts import ensure_mounts
@@ -184,4 +185,5 @@ def destroy_vm(name: str, backend: VmBackend, reporter: Reporter) -> None:
     if backend.status(name) is None:
         raise VmMissingError(name)
     backend.destroy(name)
+    sshaccess.forget_vm(name)  # a VM made again under this name has a new host key
     reporter.info(f"VM {name} deleted and purged; the mounted folders on the host are untouched")

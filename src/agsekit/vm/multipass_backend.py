@@ -13,10 +13,26 @@ from typing import Any
 from ruamel.yaml import YAML
 
 from agsekit.config.model import VmSpec
+from agsekit.core.errors import AgsekitError
 from agsekit.tools import multipass as mp
 from agsekit.tools.ptyrelay import Handover
 from agsekit.vm import confinement
-from agsekit.vm.backend import ActiveMount, ExecResult, GuestUsage, Resources, VmStatus
+from agsekit.vm.backend import (
+    ActiveMount,
+    ExecResult,
+    GuestUsage,
+    Resources,
+    SshEndpoint,
+    VmNotRunningError,
+    VmStatus,
+)
+
+SSH_USER = "ubuntu"  # the default user of Multipass' Ubuntu images
+SSH_PORT = 22
+# For the tests only: their sshd on loopback stands in for the VM's, on a port of its own
+# and as the user running the tests.
+TEST_PORT_ENV = "AGSEKIT_TEST_SSH_PORT"
+TEST_USER_ENV = "AGSEKIT_TEST_SSH_USER"
 
 
 class MultipassBackend:
@@ -113,6 +129,28 @@ class MultipassBackend:
 
     def shell(self, name: str) -> int:
         return mp.shell(name)
+
+    def ssh_endpoint(self, name: str) -> SshEndpoint:
+        status = self.status(name)
+        if status is None or status.deleted:
+            raise AgsekitError(
+                f"the VM {name} does not exist in Multipass",
+                hint=f"create it with `agsekit create-vm {name}`",
+            )
+        if not status.running:
+            raise VmNotRunningError(
+                f"the VM {name} is not running ({status.state.lower()})",
+                hint=f"start it with `agsekit start-vm {name}`",
+            )
+        if not status.ipv4:
+            raise VmNotRunningError(
+                f"the VM {name} has no IPv4 address yet", hint="wait for it to finish booting"
+            )
+        port = os.environ.get(TEST_PORT_ENV, "")
+        user = os.environ.get(TEST_USER_ENV, "")
+        return SshEndpoint(
+            status.ipv4[0], int(port) if port.isdigit() else SSH_PORT, user or SSH_USER
+        )
 
 
 def cloud_init_yaml(data: dict[str, Any]) -> str:

@@ -6,8 +6,9 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from datetime import datetime, timezone
 
-from agsekit.config.model import Config, MountSpec
+from agsekit.config.model import Config, Forward, MountSpec
 from agsekit.core.errors import AgsekitError
+from agsekit.network.forwardstate import ForwardingState, read_state
 from agsekit.service.state import MountState, ServiceStatus
 from agsekit.snapshots.engine.names import parse_name
 from agsekit.snapshots.engine.space import Usage, usage
@@ -40,6 +41,8 @@ class VmReport:
     differences: tuple[Difference, ...]
     mounts: tuple[MountStatus, ...]
     unexpected_mounts: tuple[ActiveMount, ...]
+    forwards: tuple[Forward, ...] = ()
+    forwarding: ForwardingState | None = None  # what the runner keeping them up says
 
 
 ABSENT = "Absent"
@@ -75,6 +78,8 @@ def collect(
                     for m in configured
                 ),
                 unexpected_mounts=comparison.unexpected,
+                forwards=spec.forwards,
+                forwarding=read_state(name) if spec.forwards else None,
             )
         )
     return reports
@@ -131,9 +136,17 @@ def as_json(reports: list[VmReport]) -> list[dict[str, object]]:
                 for m in r.mounts
             ],
             "unexpected_mounts": [vars(m) for m in r.unexpected_mounts],
+            "forwards": [f.describe() for f in r.forwards],
+            "forwarding": _forwarding(r.forwarding),
         }
         for r in reports
     ]
+
+
+def _forwarding(state: ForwardingState | None) -> dict[str, object] | None:
+    if state is None or not state.running:
+        return None
+    return {k: v for k, v in asdict(state).items() if k not in ("running", "forwards")}
 
 
 def _text(path: bytes) -> str:

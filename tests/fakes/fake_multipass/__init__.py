@@ -10,6 +10,8 @@ JSON shapes. State lives in the folder named by $AGSEKIT_FAKE_MULTIPASS_STATE:
     drop-mounts-on-start  if present: starting an instance drops its mounts (Multipass does
                           this silently when a mount fails to re-activate)
     broken-mounts         if present: mounts show up as empty folders inside the instance
+    ipv4/NAME             if present: the address `list` and `info` report for NAME (a
+                          test's sshd on loopback stands in for the instance's)
     snap-confinement      if present: mount sources and cloud-init files outside /home or
                           under a hidden folder "do not exist", as with the Linux snap
 

@@ -82,5 +82,9 @@ def human_size(num: int) -> str:
 
 
 def ipv4_of(name: str) -> str:
+    """A made-up address, or the one in ipv4/NAME (a test's sshd stands in for the VM's)."""
+    given = state_dir() / "ipv4" / name
+    if given.exists():
+        return given.read_text().strip()
     digest = sum(ord(c) * (i + 1) for i, c in enumerate(name))
     return f"10.77.{digest % 250 + 1}.{(digest // 250) % 250 + 2}"

@@ -16,8 +16,10 @@ def status(config_path: str | None, as_json: bool) -> None:
     """Show whether the background service is installed and running (and a config error it
     reports), then each configured VM: state, configured and real resources, mounts, and per
     mount the latest snapshot, its age, whether a backup loop is running and what the
-    service does (watching or polling and why, last error, pending changes); then the agent
-    sessions running now (agent, VM, folder, since when).
+    service does (watching or polling and why, last error, pending changes); per VM with
+    port-forwarding, each forward and whether it is up (and who keeps it up: `agsekit
+    portforward` or the service); then the agent sessions running now (agent, VM, folder,
+    since when).
 
     \b
     Examples:

@@ -1,0 +1,101 @@
+"""What the forward runners say about each VM, for `status`: one JSON file per VM in
+$XDG_STATE_HOME/agsekit/forwards (default ~/.local/state), written at every change, and
+a lock the runner holds for as long as it runs, so that a reader knows whether the file
+is live and a second runner for the same VM refuses to start."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agsekit.core.errors import AgsekitError
+
+
+def forwards_dir(environ: Mapping[str, str] | None = None) -> Path:
+    env = os.environ if environ is None else environ
+    base = env.get("XDG_STATE_HOME") or os.path.join(env.get("HOME", "~"), ".local", "state")
+    return Path(base).expanduser() / "agsekit" / "forwards"
+
+
+@dataclass
+class ForwardingState:
+    """One VM's forwards as its runner last saw them."""
+
+    vm: str
+    pid: int
+    keeper: str  # "portforward" or "service"
+    forwards: list[str] = field(default_factory=list)
+    up: bool = False
+    since: str | None = None  # when it came up, or went down
+    address: str | None = None  # the VM's sshd it is connected to
+    error: str | None = None  # why it is down
+    running: bool = False  # filled in by read_states: the runner holds its lock now
+
+
+class Busy(AgsekitError):
+    exit_code = 75
+
+
+@contextlib.contextmanager
+def runner_lock(vm: str) -> Iterator[None]:
+    folder = forwards_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / f"{vm}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            found = read_state(vm)
+            who = f"{found.keeper} (pid {found.pid})" if found else "another agsekit"
+            raise Busy(
+                f"the forwards of {vm} are already kept up by {who}",
+                hint="see them with `agsekit status`",
+            ) from None
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_state(state: ForwardingState) -> None:
+    folder = forwards_dir()
+    folder.mkdir(parents=True, exist_ok=True)
+    data = asdict(state)
+    data.pop("running")
+    tmp = folder / f".{state.vm}.json.{os.getpid()}"
+    tmp.write_text(json.dumps(data, indent=2), encoding="utf-8")
+    os.replace(tmp, folder / f"{state.vm}.json")
+
+
+def remove_state(vm: str) -> None:
+    (forwards_dir() / f"{vm}.json").unlink(missing_ok=True)
+
+
+def read_state(vm: str) -> ForwardingState | None:
+    folder = forwards_dir()
+    try:
+        data: dict[str, Any] = json.loads((folder / f"{vm}.json").read_text(encoding="utf-8"))
+        state = ForwardingState(**data)
+    except (OSError, ValueError, TypeError):
+        return None
+    state.running = _held(folder / f"{vm}.lock")
+    return state
+
+
+def _held(path: Path) -> bool:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -302,3 +302,16 @@ def test_a_fifo_or_a_huge_file_in_place_of_the_config_is_refused_never_read(
     link.symlink_to(real)  # a dotfile manager's symlink is the user's own choice
     result = run_cli("config-check", "--config", link, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_callers_own_pipe_is_read(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "agsekit", "config-check", "--config", "/dev/stdin"],
+        input="vms:\n  a: {}\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "vm a: 2 CPU" in proc.stdout

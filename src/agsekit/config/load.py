@@ -68,11 +68,14 @@ MAX_CONFIG_BYTES = 4 << 20
 def _read_config(path: Path) -> str:
     """The config's text. A symlink to it is fine (dotfile managers make them), but only a
     regular file is read, without ever blocking (a FIFO put in its place would hang every
-    command and the service's reload) and up to a cap."""
-    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    command and the service's reload) and up to a cap. /dev/stdin (and /dev/fd/N) is the
+    caller's own pipe: `agsekit config-example | agsekit config-check --config /dev/stdin`."""
+    own_pipe = str(path) == "/dev/stdin" or str(path).startswith("/dev/fd/")
+    flags = os.O_RDONLY | os.O_CLOEXEC | os.O_NOCTTY | (0 if own_pipe else os.O_NONBLOCK)
+    fd = os.open(path, flags)
     try:
         st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
+        if not (stat.S_ISREG(st.st_mode) or own_pipe):
             raise OSError(errno.EINVAL, "not a regular file")
         data = b""
         while len(data) <= MAX_CONFIG_BYTES:

@@ -111,7 +111,8 @@ def run(
     the agent: never a command line, a log, the screen or a file in the VM.
 
     With no config file at all, offers to write a starter config (one VM, this folder,
-    this agent).
+    this agent). In a folder outside every mount, offers on a terminal to add it as a
+    mount, as `agsekit addmount` does (default no).
 
     \b
     Examples:
@@ -146,10 +147,13 @@ def run(
         debug=bool(ctx.obj and ctx.obj.get("debug")),
         share_mount=share_mount,
     )
+    config = load(config_path)
+    if config.mount_for(folder) is None:
+        from agsekit.cli.config_edits import offer_mount
+
+        config = offer_mount(path, folder, vm) or config
     reporter = TerminalReporter(out=sys.stderr)
-    return run_agent(
-        load(config_path), request, default_backend(), reporter, ask=_ask, environ=os.environ
-    )
+    return run_agent(config, request, default_backend(), reporter, ask=_ask, environ=os.environ)
 
 
 def _proxy_option(name: str, value: str | None, *, chains: bool) -> str | None:

@@ -37,6 +37,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "config-example": ("config", "config_example", "Print a fully commented example config."),
     "config-check": ("config", "config_check", "Validate the config and show what it resolves to."),
+    "config-gen": (
+        "config_gen",
+        "config_gen",
+        "Write a commented config by answering questions.",
+    ),
     "addmount": (
         "config_edit",
         "addmount",

@@ -123,7 +123,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     \b
     Snapshots:  agsekit backup-once --source-dir ~/proj --dest-dir ~/backups-proj
-    Config:     agsekit config-example > ~/.config/agsekit/config.yaml
+    Config:     agsekit config-gen   (or: agsekit config-example > ~/.config/agsekit/config.yaml)
+    Projects:   cd ~/projects/app && agsekit addmount
 
     Run `agsekit COMMAND --help` for the details of each command.
     """

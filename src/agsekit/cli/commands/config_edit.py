@@ -22,8 +22,12 @@ _DRY_RUN = click.option("--dry-run", is_flag=True, help="Print the change only; 
 
 @click.command("addmount")
 @click.argument("source", required=False, type=_SOURCE)
-@click.option("--target", metavar="PATH", help="Where it appears in the VM (default: see below).")
-@click.option("--backup", metavar="PATH", help="Snapshot store (default: see below).")
+@click.option(
+    "--target", metavar="PATH", help="Where it appears in the VM (default /home/ubuntu/<name>)."
+)
+@click.option(
+    "--backup", metavar="PATH", help="Snapshot store (default backups-<name> beside the source)."
+)
 @click.option(
     "--interval", type=float, metavar="MINUTES", help="Minutes between snapshots (default 5)."
 )

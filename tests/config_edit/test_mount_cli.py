@@ -228,3 +228,42 @@ def test_run_outside_every_mount_without_a_terminal_names_addmount(files: Files)
     assert result.returncode == 2
     assert "is not inside any mounted folder" in result.stderr
     assert f"agsekit addmount {files.lib} --mount-now" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "layout",
+    [
+        "vms:\n  v: {{}}\nmounts:\n- source: {a}\n  vm: v\nagents: {{}}\n",
+        "vms:\n  v: {{}}\nmounts:\n    -   source: {a}   # wide\n        vm: v\n",
+        "vms:\n  v: {{}}\nmounts: []  # none yet\nagents: {{}}\n",
+        "vms:\n  v: {{}}\n",
+    ],
+    ids=["no-offset", "wide", "empty-list", "no-mounts-key"],
+)
+def test_add_then_remove_gives_the_file_back(tmp_path: Path, layout: str) -> None:
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir()
+    b.mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(layout.format(a=a))
+    original = config.read_bytes()
+    added = run_cli("addmount", b, "--vm", "v", "-y", "--config", config)
+    assert added.returncode == 0, added.stderr
+    assert run_cli("config-check", "--config", config).returncode == 0
+    removed = run_cli("removemount", b, "-y", "--config", config)
+    assert removed.returncode == 0, removed.stderr
+    back = config.read_bytes()
+    if "mounts" in layout:
+        assert back == original
+    else:
+        assert back == original + b"mounts: []\n"
+
+
+def test_a_flow_list_of_mounts_is_refused_with_a_hint(tmp_path: Path) -> None:
+    (tmp_path / "a").mkdir()
+    config = tmp_path / "config.yaml"
+    config.write_text(f"vms:\n  v: {{}}\nmounts: [{{source: {tmp_path}/x}}]\n")
+    result = run_cli("addmount", tmp_path / "a", "-y", "--config", config)
+    assert result.returncode == 2
+    assert "'mounts' is written as a flow list" in result.stderr
+    assert "write it as a block list" in result.stderr

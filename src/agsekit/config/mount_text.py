@@ -155,7 +155,9 @@ def _emptied_key_line(line: str, layout: _Layout) -> str:
     value, hash_mark, comment = body[colon + 1 :].partition("#")
     if value.strip() not in _EMPTY_VALUES:
         raise UsageError("cannot edit 'mounts' by command: its value is not a block list")
-    spaces = value.replace(value.strip(), "", 1) if value.strip() else value
+    stripped = value.strip()
+    at = value.find(stripped) if stripped else len(value)
+    spaces = value[:at].removesuffix(" ") + value[at + len(stripped) :]  # as `[]` was spaced
     return body[: colon + 1] + (spaces + hash_mark + comment if hash_mark else "") + ending
 
 

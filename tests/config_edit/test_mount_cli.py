@@ -5,6 +5,7 @@ an invalid result or without a confirmation."""
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -267,3 +268,36 @@ def test_a_flow_list_of_mounts_is_refused_with_a_hint(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "'mounts' is written as a flow list" in result.stderr
     assert "write it as a block list" in result.stderr
+
+
+def test_an_existing_bak_is_never_overwritten(files: Files) -> None:
+    original = files.config.read_bytes()
+    now = time.time()
+    taken = {
+        files.config.parent / time.strftime("config.yaml.%Y%m%dT%H%M%SZ.bak", time.gmtime(t))
+        for t in range(int(now) - 1, int(now) + 30)
+    }
+    for path in taken:
+        path.write_text("an older backup\n")
+    code, _, err = files.cli("addmount", str(files.lib), "-y")
+    assert code == 0, err
+    (new,) = set(files.backups()) - taken
+    assert new.name.endswith("Z-1.bak")
+    assert new.read_bytes() == original
+    assert all(path.read_text() == "an older backup\n" for path in taken)
+
+
+def test_removemount_refuses_while_an_agent_session_runs_there(files: Files) -> None:
+    from agsekit.agents.sessions import Session, registered
+
+    state = files.root / "state"
+    session = Session("s1", "claude", "dev", str(files.app / "sub"), "2026-12-04T10:00:00Z", 1)
+    with registered(session, state / "agsekit" / "sessions"):
+        result = run_cli(
+            "removemount", files.app, "-y", "--config", files.config,
+            env={"HOME": str(files.home), "XDG_STATE_HOME": str(state)},
+        )  # fmt: skip
+    assert result.returncode == 1
+    assert f"an agent session runs on {files.app} (claude, pid 1); nothing changed" in result.stderr
+    assert f"source: {files.app}" in files.config.read_text()
+    assert files.backups() == []

@@ -181,7 +181,7 @@ def test_folder_outside_every_mount_is_refused(setup: Setup, tmp_path: Path) -> 
     result = setup.run("run", "claude", cwd=elsewhere)
     assert result.returncode == 2
     assert "is not inside any mounted folder" in result.stderr
-    assert f"- source: {elsewhere}" in result.stderr
+    assert f"agsekit addmount {elsewhere} --mount-now" in result.stderr
 
 
 def test_inactive_mount_is_refused_without_auto_mount(setup: Setup) -> None:

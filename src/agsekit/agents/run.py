@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import posixpath
 import secrets
+import shlex
 import signal
 import threading
 from collections.abc import Callable, Iterator, Mapping
@@ -96,9 +97,8 @@ def plan_run(config: Config, request: RunRequest) -> RunPlan:
     if mount is None:
         raise UsageError(
             f"{workdir} is not inside any mounted folder of the config, so the VM cannot see it",
-            hint="add it under 'mounts:' in the config, e.g.\n"
-            f"      - source: {workdir}\n"
-            "    then run `agsekit mount` (or `agsekit up`)",
+            hint=f"add it with `agsekit addmount {shlex.quote(str(workdir))} --mount-now`, "
+            "or under 'mounts:' in the config",
         )
     vm = request.vm or agent.vm or mount.vm
     if vm != mount.vm:

@@ -37,6 +37,21 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "config-example": ("config", "config_example", "Print a fully commented example config."),
     "config-check": ("config", "config_check", "Validate the config and show what it resolves to."),
+    "config-gen": (
+        "config_gen",
+        "config_gen",
+        "Write a commented config by answering questions.",
+    ),
+    "addmount": (
+        "config_edit",
+        "addmount",
+        "Add a folder to the config's mounts (shows the diff).",
+    ),
+    "removemount": (
+        "config_edit",
+        "removemount",
+        "Unmount a folder and remove it from the config's mounts.",
+    ),
     "prepare": ("vm_info", "prepare", "Install Multipass and ssh when missing."),
     "create-vms": ("vm", "create_vms", "Create every VM of the config (or compare it)."),
     "create-vm": ("vm", "create_vm", "Create one VM of the config (or compare it)."),
@@ -119,7 +134,8 @@ def cli(ctx: click.Context, debug: bool) -> None:
 
     \b
     Snapshots:  agsekit backup-once --source-dir ~/proj --dest-dir ~/backups-proj
-    Config:     agsekit config-example > ~/.config/agsekit/config.yaml
+    Config:     agsekit config-gen   (or: agsekit config-example > ~/.config/agsekit/config.yaml)
+    Projects:   cd ~/projects/app && agsekit addmount
 
     Run `agsekit COMMAND --help` for the details of each command.
     """

@@ -63,7 +63,7 @@ Minutes = Annotated[float, Strict(), Field(gt=0, le=MAX_INTERVAL_MINUTES, allow_
 Fraction = Annotated[float, Strict(), Field(gt=0, le=1, allow_inf_nan=False)]
 
 
-def _check_size(value: str, minimum: int, maximum: int, what: str) -> str:
+def check_size(value: str, minimum: int, maximum: int, what: str) -> str:
     size = parse_size(value)
     if size < minimum:
         raise ValueError(f"{what} below Multipass' minimum of {minimum // 1024**2}M")
@@ -93,12 +93,12 @@ class VmModel(StrictModel):
     @field_validator("ram")
     @classmethod
     def _ram(cls, value: str) -> str:
-        return _check_size(value, MIN_MEMORY, MAX_MEMORY, "memory")
+        return check_size(value, MIN_MEMORY, MAX_MEMORY, "memory")
 
     @field_validator("disk")
     @classmethod
     def _disk(cls, value: str) -> str:
-        return _check_size(value, MIN_DISK, MAX_DISK, "disk")
+        return check_size(value, MIN_DISK, MAX_DISK, "disk")
 
 
 class RetentionModel(StrictModel):

@@ -143,7 +143,8 @@ def run(
     the agent: never a command line, a log, the screen or a file in the VM.
 
     With no config file at all, offers to write a starter config (one VM, this folder,
-    this agent).
+    this agent). In a folder outside every mount, offers on a terminal to add it as a
+    mount, as `agsekit addmount` does (default no).
 
     \b
     Examples:
@@ -182,10 +183,13 @@ def run(
         share_mount=share_mount,
         skip_default_args=skip_default_args,
     )
+    config = load(config_path)
+    if config.mount_for(folder) is None:
+        from agsekit.cli.config_edits import offer_mount
+
+        config = offer_mount(path, folder, vm) or config
     reporter = TerminalReporter(out=sys.stderr, quiet_info=quiet, progress=not quiet)
-    return run_agent(
-        load(config_path), request, default_backend(), reporter, ask=_ask, environ=os.environ
-    )
+    return run_agent(config, request, default_backend(), reporter, ask=_ask, environ=os.environ)
 
 
 def _choose_agent(config_path: str | None, have_config: bool) -> str:

@@ -76,7 +76,8 @@ def test_unknown_key_names_line_path_and_suggestion(tmp_path: Path) -> None:
     problems = problems_of(tmp_path, "vms:\n  a:\n    cpus: 2\n")
     assert problems == [
         "config.yaml:3: vms.a.cpus: unknown key (did you mean 'cpu'?); "
-        "allowed here: cpu, ram, disk, cloud-init, http_proxy, proxychains, allowed_agents"
+        "allowed here: cpu, ram, disk, cloud-init, http_proxy, proxychains, allowed_agents, "
+        "install"
     ]
 
 

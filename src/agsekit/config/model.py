@@ -45,6 +45,15 @@ class Proxies:
 
 
 @dataclass(frozen=True)
+class BundleSpec:
+    """An item of a VM's `install:`: a catalogued bundle, and the version asked for (None:
+    the bundle's default)."""
+
+    name: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
 class VmSpec:
     name: str
     cpu: int
@@ -53,6 +62,7 @@ class VmSpec:
     cloud_init: dict[str, Any] = field(default_factory=dict)
     proxies: Proxies = field(default_factory=Proxies)
     allowed_agents: frozenset[str] | None = None  # None: every agent may run here
+    install: tuple[BundleSpec, ...] = ()  # toolchain bundles (provision/catalogue.py)
 
 
 @dataclass(frozen=True)

@@ -122,6 +122,18 @@ def provision(
     return results
 
 
+def provision_running(
+    config: Config, vms: Sequence[str], backend: VmBackend, reporter: Reporter
+) -> list[BundleResult]:
+    """Provision those of the VMs that run and list bundles (after create-vm, in up)."""
+    chosen = [
+        vm
+        for vm in vms
+        if config.vms[vm].install and (s := backend.status(vm)) is not None and s.running
+    ]
+    return provision(config, chosen, backend, reporter) if chosen else []
+
+
 def _provision_vm(
     config: Config,
     vm: str,

@@ -5,9 +5,11 @@ stands in for each bundle's site. Query strings are ignored, as a static mirror 
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
+import lzma
 import platform
 import tarfile
 import threading
@@ -18,6 +20,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 MACHINE = platform.machine()  # the guest's: the double runs on this host's kernel
 GO_ARCH = {"x86_64": "amd64", "aarch64": "arm64"}.get(MACHINE, MACHINE)
+NODE_ARCH = {"x86_64": "x64", "aarch64": "arm64"}.get(MACHINE, MACHINE)
 
 
 @dataclass
@@ -62,16 +65,16 @@ def bundle_mirror() -> Iterator[Mirror]:
         server.server_close()
 
 
-def tarball(members: dict[str, str]) -> bytes:
-    """A .tar.gz of executable scripts: member path -> text."""
+def tarball(members: dict[str, str], *, xz: bool = False) -> bytes:
+    """A .tar.gz (or .tar.xz) of executable scripts: member path -> text."""
     out = io.BytesIO()
-    with tarfile.open(fileobj=out, mode="w:gz") as archive:
+    with tarfile.open(fileobj=out, mode="w") as archive:
         for name, text in members.items():
             data = text.encode()
             info = tarfile.TarInfo(name)
             info.size, info.mode = len(data), 0o755
             archive.addfile(info, io.BytesIO(data))
-    return out.getvalue()
+    return lzma.compress(out.getvalue()) if xz else gzip.compress(out.getvalue())
 
 
 def sha256(data: bytes) -> str:
@@ -112,3 +115,43 @@ def serve_uv(mirror: Mirror, version: str) -> None:
     path = f"/uv/latest/download/{top}.tar.gz"
     mirror.files[path] = archive
     mirror.files[path + ".sha256"] = f"{sha256(archive)}  {top}.tar.gz\n".encode()
+
+
+def serve_node(mirror: Mirror, versions: list[str]) -> None:
+    """Node.js releases as nodejs.org/dist lays them out: index.json (newest first), and
+    per release the .tar.xz (bin/node prints its version) with SHASUMS256.txt."""
+    index = [{"version": f"v{v}", "lts": False} for v in versions]
+    mirror.files["/nodejs/index.json"] = json.dumps(index).encode()
+    for version in versions:
+        top = f"node-v{version}-linux-{NODE_ARCH}"
+        archive = tarball({f"{top}/bin/node": f"#!/bin/sh\necho v{version}\n"}, xz=True)
+        mirror.files[f"/nodejs/v{version}/{top}.tar.xz"] = archive
+        sums = f"{'1' * 64}  {top}.tar.gz\n{sha256(archive)}  {top}.tar.xz\n"
+        mirror.files[f"/nodejs/v{version}/SHASUMS256.txt"] = sums.encode()
+
+
+# rustup-init's stand-in: puts rustup's proxies (here: scripts) into $CARGO_HOME/bin, for
+# the toolchain given with --default-toolchain; `rustup default X` switches it.
+RUSTUP_INIT = r"""#!/bin/bash
+set -e
+while [ $# -gt 0 ]; do [ "$1" = --default-toolchain ] && toolchain=$2; shift; done
+mkdir -p "$CARGO_HOME/bin" "$RUSTUP_HOME"
+echo "${toolchain/stable/1.83.0}" > "$RUSTUP_HOME/default"
+for tool in rustc cargo; do
+  printf '#!/bin/sh\necho "%s $(cat "$RUSTUP_HOME/default") (90b35a623 2024-11-26)"\n' "$tool" \
+    > "$CARGO_HOME/bin/$tool"
+done
+printf '#!/bin/sh\n[ "$1" = default ] && echo "$2" > "$RUSTUP_HOME/default"\n' \
+  > "$CARGO_HOME/bin/rustup"
+chmod 755 "$CARGO_HOME"/bin/*
+"""
+
+
+def serve_rustup_init(mirror: Mirror, *, published_sha: str | None = None) -> None:
+    """rustup-init and its .sha256 as static.rust-lang.org publishes them."""
+    path = f"/rust/rustup/dist/{MACHINE}-unknown-linux-gnu/rustup-init"
+    data = RUSTUP_INIT.encode()
+    mirror.files[path] = data
+    published = published_sha or sha256(data)
+    line = f"{published}  ./target/{MACHINE}-unknown-linux-gnu/release/rustup-init\n"
+    mirror.files[path + ".sha256"] = line.encode()

@@ -9,7 +9,14 @@ import subprocess
 from pathlib import Path
 
 from tests.agents.conftest import Setup, config_text, install_stand_in
-from tests.fakes.bundle_mirror import Mirror, bundle_mirror, serve_go, serve_uv
+from tests.fakes.bundle_mirror import (
+    Mirror,
+    bundle_mirror,
+    serve_go,
+    serve_node,
+    serve_rustup_init,
+    serve_uv,
+)
 from tests.vm.conftest import FAKES
 
 GO = "1.23.4"
@@ -107,6 +114,33 @@ def test_a_different_version_is_replaced(bare: Setup) -> None:
         out = ok(bare.run("provision"))
         assert f"golang:1.23: {GO} installed (was 1.22.9)" in out
         assert bare.sh("go version").stdout.startswith(f"go version go{GO}")
+
+
+def test_nodejs_line_is_resolved_and_checked_against_shasums(bare: Setup) -> None:
+    with bundle_mirror() as mirror:
+        serve_node(mirror, ["23.1.0", "22.11.0", "22.10.0", "20.18.0"])
+        with_install(bare, "[nodejs:22]", mirror)
+        out = ok(bare.run("provision"))
+        assert "nodejs:22: 22.11.0 installed" in out
+        assert bare.sh("node --version").stdout.strip() == "v22.11.0"
+        assert "/nodejs/v22.11.0/SHASUMS256.txt" in mirror.requests
+
+
+def test_rustup_init_is_checked_before_it_runs(bare: Setup) -> None:
+    with bundle_mirror() as mirror:
+        serve_rustup_init(mirror, published_sha="f" * 64)
+        with_install(bare, "[rust]", mirror)
+        refused = bare.run("provision")
+        assert refused.returncode != 0
+        assert "checksum mismatch for rustup-init" in refused.stderr
+        assert bare.sh("sudo ls /opt/agsekit/rust").returncode != 0  # it never ran
+
+        serve_rustup_init(mirror)
+        out = ok(bare.run("provision"))
+        assert "rust: 1.83.0 installed" in out
+        assert bare.sh("cargo --version").stdout.startswith("cargo 1.83.0")
+        with_install(bare, "[rust:1.80]", mirror)
+        assert "rust:1.80: 1.80 installed (was 1.83.0)" in ok(bare.run("provision"))
 
 
 def test_docker_in_place_is_only_checked(bare: Setup) -> None:

@@ -143,6 +143,19 @@ def test_rustup_init_is_checked_before_it_runs(bare: Setup) -> None:
         assert "rust:1.80: 1.80 installed (was 1.83.0)" in ok(bare.run("provision"))
 
 
+def test_a_python_the_vm_has_is_only_checked_and_needs_no_uv(bare: Setup) -> None:
+    """The double's guest shares the host's /usr: its python3.X (with ensurepip) is the
+    one the VM has."""
+    version = bare.sh("python3 -c 'import sys; print(\"%d.%d\" % sys.version_info[:2])'")
+    minor = version.stdout.strip()
+    with bundle_mirror() as mirror:
+        with_install(bare, f"[python:{minor}]", mirror)
+        out = ok(bare.run("provision"))
+        assert f"python:{minor}: {minor}." in out and "already installed" in out
+        assert "uv" not in out
+        assert mirror.requests == []
+
+
 def test_docker_in_place_is_only_checked(bare: Setup) -> None:
     """apt cannot install into the double's guest (its /usr is the host's, read-only): a
     stand-in docker, and the VM user in the docker group, as docker.io leaves them."""

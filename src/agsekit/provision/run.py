@@ -143,12 +143,25 @@ def _provision_vm(
     env: Mapping[str, str],
     results: list[BundleResult],
 ) -> None:
-    specs = with_needs(config.vms[vm].install)
+    listed = config.vms[vm].install
+    specs = with_needs(listed)
     reporter.info(f"[{vm}] checking installed bundles")
     found = check_bundles(backend, vm, specs)
     place = Place(backend, vm, reporter, install_environment(config, vm, None))
-    for spec in specs:
+    for spec in still_needed(specs, listed, found):
         results.append(_ensure(place, spec, found[spec.name], env))
+
+
+def still_needed(
+    specs: Sequence[BundleSpec], listed: Sequence[BundleSpec], found: Mapping[str, str | None]
+) -> list[BundleSpec]:
+    """The specs without the bundles added only as needs of bundles already in place (uv
+    is not installed for a python:3.X the VM has)."""
+    missing = [s for s in listed if not satisfied(s, found[s.name])]
+    wanted = {s.name for s in listed} | {
+        need for s in missing if s.version for need in CATALOGUE[s.name].needs_for_version
+    }
+    return [spec for spec in specs if spec.name in wanted]
 
 
 def _ensure(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ import pytest
 from agsekit.config.load import load_config
 from agsekit.config.model import BundleSpec
 from agsekit.core.errors import ConfigError
+from tests.helpers import run_cli
 
 
 def load(tmp_path: Path, install: str) -> list[str] | tuple[BundleSpec, ...]:
@@ -94,3 +96,13 @@ def test_items_on_their_own_lines_are_reported_at_their_line(tmp_path: Path) -> 
         "config.yaml:6: vms.a.install[2]: uv is listed twice: keep one (with its version) "
         "(got 'uv')"
     ]
+
+
+def test_config_check_shows_the_bundles(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text("vms:\n  a:\n    install: [nodejs:22, docker]\n  b: {}\n")
+    result = run_cli("config-check", "--json", "--config", path)
+    assert result.returncode == 0, result.stderr
+    vms = json.loads(result.stdout)["vms"]
+    assert vms["a"]["install"] == ["nodejs:22", "docker"]
+    assert "install" not in vms["b"]

@@ -138,19 +138,20 @@ def test_up_brings_everything_up_and_skips_what_is_done(setup: Setup, tmp_path: 
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "[1/6] host: Multipass, ssh: already installed" in out
-    assert "[2/6] create VMs: all VMs exist" in out
-    assert f"[3/6] start VMs: started {setup.vm}" in out
-    assert "[4/6] install agents: all agents installed" in out
-    assert "[6/6] background service: installed and started" in out
+    assert "[1/7] host: Multipass, ssh: already installed" in out
+    assert "[2/7] create VMs: all VMs exist" in out
+    assert f"[3/7] start VMs: started {setup.vm}" in out
+    assert "[4/7] provision VMs: no bundles configured" in out
+    assert "[5/7] install agents: all agents installed" in out
+    assert "[7/7] background service: installed and started" in out
     assert (tmp_path / "xdg-config" / "systemd" / "user" / "agsekit.service").exists()
     again = subprocess.run(
         [*AGSEKIT, "up"], env=env, capture_output=True, text=True, check=False, cwd=tmp_path
     )
     assert again.returncode == 0, again.stderr
-    assert "[3/6] start VMs: all VMs running" in again.stdout
-    assert "[5/6] mount folders: all folders mounted" in again.stdout
-    assert "[6/6] background service: already running" in again.stdout
+    assert "[3/7] start VMs: all VMs running" in again.stdout
+    assert "[6/7] mount folders: all folders mounted" in again.stdout
+    assert "[7/7] background service: already running" in again.stdout
 
 
 def test_isolation_none_keeps_the_old_way(bare: Setup) -> None:

@@ -134,7 +134,7 @@ def check_installed(
     argv = ["bash", "-c", scripts.CHECK, "agsekit-check", *items, "--", *folders]
     result = backend.exec(vm, argv)
     if result.returncode != 0:
-        raise InstallError(f"could not look at what is installed in {vm}: {_tail(result.stderr)}")
+        raise InstallError(f"could not look at what is installed in {vm}: {tail(result.stderr)}")
     return _parse_check(result.stdout, agents)
 
 
@@ -209,7 +209,7 @@ def _install_in_vm(
     _prepare(backend, vm, reporter, own, installed)
     results = []
     for agent in plan.agents:
-        place = _Place(backend, vm, reporter, install_environment(config, vm, agent))
+        place = Place(backend, vm, reporter, install_environment(config, vm, agent))
         result, node = _install_one(
             place, agent, isolated=agent in own, installed=installed, upgrade=upgrade
         )
@@ -247,12 +247,12 @@ def _prepare(
         raise InstallError(
             f"[{vm}] could not create the agents' users (exit {result.returncode})",
             hint="last lines of its output:\n    "
-            + "\n    ".join(_tail(result.stdout + "\n" + result.stderr, lines=8).splitlines()),
+            + "\n    ".join(tail(result.stdout + "\n" + result.stderr, lines=8).splitlines()),
         )
 
 
 @dataclass(frozen=True)
-class _Place:
+class Place:
     backend: VmBackend
     vm: str
     reporter: Reporter
@@ -260,7 +260,7 @@ class _Place:
 
 
 def _install_one(
-    place: _Place, agent: AgentSpec, *, isolated: bool, installed: Installed, upgrade: bool
+    place: Place, agent: AgentSpec, *, isolated: bool, installed: Installed, upgrade: bool
 ) -> tuple[AgentResult, str | None]:
     """Install one agent unless it is in place; returns the result and Node.js' version."""
     backend, vm, reporter = place.backend, place.vm, place.reporter
@@ -273,11 +273,11 @@ def _install_one(
         return AgentResult(agent.name, vm, have, "present", isolated), node
     if kind.installer == "npm" and not _node_ok(node, kind.min_node):
         title = f"Node.js {NODE_VERSION}"
-        _step(place, title=title, script=scripts.INSTALL_NODE, args=[NODE_VERSION])
+        run_step(place, title=title, script=scripts.INSTALL_NODE, args=[NODE_VERSION])
         node = NODE_VERSION
     spec = _package_spec(kind, agent.version)
     script, args = _installer(kind, agent, isolated, spec)
-    _step(place, title=f"{agent.name}: {spec}", script=script, args=args)
+    run_step(place, title=f"{agent.name}: {spec}", script=script, args=args)
     now = _version_now(backend, vm, agent, isolated)
     if now is None:
         raise InstallError(f"[{vm}] {agent.name}: the installer ran but {kind.binary} is missing")
@@ -329,7 +329,7 @@ def _package_spec(kind: AgentKind, version: str | None) -> str:
     return f"{kind.package}=={version}" if version else kind.package
 
 
-def _step(place: _Place, *, title: str, script: str, args: list[str]) -> None:
+def run_step(place: Place, *, title: str, script: str, args: list[str]) -> None:
     place.reporter.info(f"[{place.vm}] installing {title} ...")
     argv, stdin = script_command(script, args, place.env)
     result = place.backend.exec(place.vm, argv, input=stdin)
@@ -338,7 +338,7 @@ def _step(place: _Place, *, title: str, script: str, args: list[str]) -> None:
         raise InstallError(
             f"[{place.vm}] installing {title} failed (exit {result.returncode})",
             hint="last lines of the installer's output:\n    "
-            + "\n    ".join(_tail(output, lines=12).splitlines()),
+            + "\n    ".join(tail(output, lines=12).splitlines()),
         )
 
 
@@ -348,8 +348,8 @@ def ensure_proxychains(config: Config, vm: str, backend: VmBackend, reporter: Re
     if found.returncode == 0:
         return
     env = install_environment(config, vm, None)
-    place = _Place(backend, vm, reporter, env)
-    _step(place, title="proxychains4 (first use)", script=scripts.INSTALL_PROXYCHAINS, args=[])
+    place = Place(backend, vm, reporter, env)
+    run_step(place, title="proxychains4 (first use)", script=scripts.INSTALL_PROXYCHAINS, args=[])
 
 
 def script_command(
@@ -363,7 +363,7 @@ def script_command(
     return ["bash", "-c", text, "agsekit-install", *args], env.handover().decode()
 
 
-def _tail(text: str, lines: int = 3) -> str:
+def tail(text: str, lines: int = 3) -> str:
     kept = [line for line in text.strip().splitlines() if line.strip()]
     return "\n".join(kept[-lines:]) or "no output"
 

@@ -76,8 +76,9 @@ for folder in "$@"; do sudo -n chmod o+x -- "$folder"; done
 sudo -n install -d -o root -g root -m 755 /opt/agsekit /opt/agsekit/agents
 """.strip()
 
-# $1: Node.js version. Downloads the official build, checks it against the release's
-# SHASUMS256.txt, unpacks it into /usr/local (root's). Nothing is piped into a shell.
+# $1: Node.js version, $2 (optional): where releases are (default nodejs.org; a mirror in
+# tests). Downloads the official build, checks it against the release's SHASUMS256.txt,
+# unpacks it into /usr/local (root's). Nothing is piped into a shell.
 INSTALL_NODE = r"""
 set -euo pipefail
 version=$1
@@ -87,7 +88,7 @@ case "$(uname -m)" in
   *) echo "unsupported processor $(uname -m) for Node.js" >&2; exit 3 ;;
 esac
 file="node-v$version-linux-$arch.tar.xz"
-base="https://nodejs.org/dist/v$version"
+base="${2:-https://nodejs.org/dist}/v$version"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -1,5 +1,6 @@
-"""`up`: everything from an installed host to mounted folders and installed agents, each
-step skipped when already done. `down`: stop the VMs, never under a running session."""
+"""`up`: everything from an installed host to provisioned VMs, installed agents and
+mounted folders, each step skipped when already done. `down`: stop the VMs, never under a
+running session."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from agsekit.agents.sessions import running_sessions
 from agsekit.config.model import Config
 from agsekit.core.errors import AgsekitError
 from agsekit.core.reporting import Reporter
+from agsekit.provision.run import provision_running
 from agsekit.vm.backend import RUNNING, VmBackend
 from agsekit.vm.lifecycle import create_vms, start_vm, stop_vm
 from agsekit.vm.mounts import ensure_mounts
@@ -48,6 +50,13 @@ def up_steps(
             start_vm(config, name, backend, reporter)
         return f"started {', '.join(stopped)}" if stopped else "all VMs running"
 
+    def bundles() -> str:
+        if not any(spec.install for spec in config.vms.values()):
+            return "no bundles configured"
+        fresh = provision_running(config, list(config.vms), backend, reporter)
+        done = [f"{r.bundle} in {r.vm}" for r in fresh if r.action != "present"]
+        return f"installed {', '.join(done)}" if done else "all bundles installed"
+
     def agents() -> str:
         if not config.agents:
             return "no agents configured"
@@ -63,6 +72,7 @@ def up_steps(
         UpStep("host: Multipass, ssh", prepare),
         UpStep("create VMs", create),
         UpStep("start VMs", start),
+        UpStep("provision VMs", bundles),
         UpStep("install agents", agents),
         UpStep("mount folders", mount),
     ]

@@ -71,6 +71,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "status": ("vm_info", "status", "VMs, resources, mounts and latest snapshots."),
     "doctor": ("vm_info", "doctor", "Check the host and config; explain each fix."),
+    "list-bundles": ("bundles", "list_bundles", "Toolchain bundles a VM's `install:` may list."),
+    "provision": ("bundles", "provision", "Install a VM's missing toolchain bundles."),
     "install-agents": ("agents", "install_agents", "Install agents (and Node.js) into their VMs."),
     "run": ("agents", "run", "Run an agent in the VM on this folder, with snapshots around it."),
     "up": ("agents", "up", "Host software, VMs, agents, mounts: all in one step."),

@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from agsekit.core import proxyurl
 from agsekit.core.durations import format_duration, parse_duration
+from agsekit.provision.catalogue import parse_item
 
 VM_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
 AGENT_NAME = re.compile(r"[a-zA-Z][a-zA-Z0-9_-]*")
@@ -170,6 +171,17 @@ def version(value: str) -> str:
         raise ValueError(
             "not a version: no spaces, not empty, not starting with '-' (e.g. 2.0.1 or latest)"
         )
+    return value
+
+
+def bundle(value: object) -> str:
+    """An item of a VM's `install:` list: NAME or NAME:VERSION of a catalogued bundle."""
+    if isinstance(value, dict) and len(value) == 1:
+        name, version = next(iter(value.items()))
+        raise ValueError(f"write a bundle as one word, e.g. '{name}:{version}' (no space)")
+    if not isinstance(value, str):
+        raise ValueError("must be a bundle name, optionally with :VERSION, e.g. nodejs:22")
+    parse_item(value)
     return value
 
 

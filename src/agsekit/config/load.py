@@ -27,6 +27,7 @@ from agsekit.config.model import (
     ENDPOINT_APIS,
     AgentSpec,
     AlarmPolicy,
+    BundleSpec,
     Config,
     ModelEndpoint,
     Proxies,
@@ -40,6 +41,7 @@ from agsekit.config.schema import AgentModel, ConfigModel
 from agsekit.config.tree import Loc, TreeError, check_tree, parse_yaml, to_plain
 from agsekit.core.durations import parse_duration
 from agsekit.core.errors import ConfigError
+from agsekit.provision.catalogue import parse_item
 
 
 def load_config(path: Path, *, required: bool = True) -> Config:
@@ -209,6 +211,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             _proxies(vm.http_proxy, vm.proxychains, ("vms", name), locator, problems),
             allowed(vm.allowed_agents),
             forwards[name],
+            install=_bundles(vm.install, ("vms", name, "install"), locator, problems),
         )
         for name, vm in model.vms.items()
     }
@@ -275,6 +278,23 @@ def _endpoint(
         )
     raw = agent.model
     return ModelEndpoint(raw.base_url, raw.model, raw.api_key)
+
+
+def _bundles(
+    items: list[str], where: tuple[str, ...], locator: Locator, problems: list[str]
+) -> tuple[BundleSpec, ...]:
+    """A VM's `install:` as specs; a bundle listed twice is a problem (which version?)."""
+    specs: dict[str, BundleSpec] = {}
+    for index, item in enumerate(items):
+        name, version = parse_item(item)
+        if name in specs:
+            problems.append(
+                locator.problem(
+                    (*where, index), f"{name} is listed twice: keep one (with its version)", item
+                )
+            )
+        specs.setdefault(name, BundleSpec(name, version))
+    return tuple(specs.values())
 
 
 def _check_allowed_agents(model: ConfigModel, locator: Locator, problems: list[str]) -> None:

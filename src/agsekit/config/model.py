@@ -93,6 +93,15 @@ class Forward:
 
 
 @dataclass(frozen=True)
+class BundleSpec:
+    """An item of a VM's `install:`: a catalogued bundle, and the version asked for (None:
+    the bundle's default)."""
+
+    name: str
+    version: str | None = None
+
+
+@dataclass(frozen=True)
 class VmSpec:
     name: str
     cpu: int
@@ -102,6 +111,7 @@ class VmSpec:
     proxies: Proxies = field(default_factory=Proxies)
     allowed_agents: frozenset[str] | None = None  # None: every agent may run here
     forwards: tuple[Forward, ...] = ()
+    install: tuple[BundleSpec, ...] = ()  # toolchain bundles (provision/catalogue.py)
 
 
 @dataclass(frozen=True)

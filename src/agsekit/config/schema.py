@@ -38,6 +38,7 @@ HostPath = Annotated[StrictStr, AfterValidator(checks.host_path)]
 VmPath = Annotated[StrictStr, AfterValidator(checks.vm_path)]
 NoNul = Annotated[StrictStr, AfterValidator(checks.no_nul)]
 Version = Annotated[StrictStr, AfterValidator(checks.version)]
+BundleItem = Annotated[str, PlainValidator(checks.bundle)]
 ExcludePattern = Annotated[StrictStr, AfterValidator(checks.exclude_pattern)]
 Reserve = Annotated[str, PlainValidator(checks.reserve)]
 Debounce = Annotated[str, PlainValidator(checks.timing("debounce"))]
@@ -89,6 +90,7 @@ class VmModel(StrictModel):
     proxychains: ChainsProxy | None = None
     allowed_agents: list[AgentName] | None = None
     port_forwarding: list[ForwardModel] = Field(default_factory=list, alias="port-forwarding")
+    install: list[BundleItem] = Field(default_factory=list)
 
     @field_validator("ram")
     @classmethod

@@ -265,7 +265,8 @@ def up(yes: bool, ignore_capacity: bool, config_path: str | None) -> None:
     skipped, so `up` is safe to run any time.
 
     \b
-    Steps: prepare -> create-vms -> start VMs -> install-agents -> mount --all ->
+    Steps: prepare -> create-vms -> start VMs -> provision (the VMs' `install:`
+    bundles) -> install-agents -> mount --all ->
     the background service (`agsekit daemon install`, skipped when it already runs;
     --yes also enables lingering, so that it runs without a login)
     """

@@ -9,7 +9,7 @@ import click
 from agsekit.cli.options import config_option, json_option, load
 
 if TYPE_CHECKING:
-    from agsekit.config.model import ModelEndpoint, Proxies
+    from agsekit.config.model import BundleSpec, ModelEndpoint, Proxies
 
 
 @click.command("config-example")
@@ -23,6 +23,12 @@ def config_example() -> None:
     from importlib.resources import files
 
     click.echo(files("agsekit.config").joinpath("example.yaml").read_text(), nl=False)
+
+
+def _install(specs: tuple[BundleSpec, ...]) -> dict[str, list[str]]:
+    """A VM's bundles as written (NAME or NAME:VERSION); nothing when it lists none."""
+    items = [f"{s.name}:{s.version}" if s.version else s.name for s in specs]
+    return {"install": items} if items else {}
 
 
 @click.command("config-check")
@@ -40,7 +46,13 @@ def config_check(config_path: str | None, as_json: bool) -> None:
     summary: dict[str, Any] = {
         "path": str(config.path),
         "vms": {
-            name: {"cpu": vm.cpu, "ram": vm.ram, "disk": vm.disk, **_proxy(vm.proxies)}
+            name: {
+                "cpu": vm.cpu,
+                "ram": vm.ram,
+                "disk": vm.disk,
+                **_proxy(vm.proxies),
+                **_install(vm.install),
+            }
             for name, vm in config.vms.items()
         },
         "mounts": [

@@ -33,7 +33,9 @@ def create_vms(config_path: str | None, ignore_capacity: bool) -> None:
 
     Each VM is launched with its cpu, ram, disk and cloud-init from the config. For a VM
     that already exists, the configured resources are compared with the real ones and
-    every difference is printed (apply them with `agsekit resize-vm NAME`). Before
+    every difference is printed (apply them with `agsekit resize-vm NAME`). Then the
+    bundles of each running VM's `install:` that are missing are installed (as
+    `agsekit provision` does). Before
     launching, agsekit checks that the host keeps at least 1 CPU and 1 GiB of RAM free
     after all configured VMs.
 
@@ -49,7 +51,8 @@ def create_vms(config_path: str | None, ignore_capacity: bool) -> None:
 @config_option
 @click.option("--ignore-capacity", is_flag=True, help=IGNORE_CAPACITY_HELP)
 def create_vm(name: str, config_path: str | None, ignore_capacity: bool) -> None:
-    """Create one VM of the config (or compare it with the config if it exists).
+    """Create one VM of the config (or compare it with the config if it exists), then
+    install the missing bundles of its `install:` (as `agsekit provision` does).
 
     \b
     Example:
@@ -60,13 +63,16 @@ def create_vm(name: str, config_path: str | None, ignore_capacity: bool) -> None
 
 def _create(config_path: str | None, name: str | None, ignore_capacity: bool) -> None:
     from agsekit.cli.render import TerminalReporter
+    from agsekit.provision.run import provision_running
     from agsekit.vm.backends import default_backend
     from agsekit.vm.lifecycle import create_vms as create
     from agsekit.vm.selection import pick_vms
 
     config = load(config_path)
     names = pick_vms(config, name, all_vms=name is None)
-    create(config, names, default_backend(), TerminalReporter(), ignore_capacity=ignore_capacity)
+    backend, reporter = default_backend(), TerminalReporter()
+    create(config, names, backend, reporter, ignore_capacity=ignore_capacity)
+    provision_running(config, names, backend, reporter)
 
 
 @click.command("resize-vm")

@@ -441,3 +441,23 @@ def test_first_snapshot_shows_progress_on_a_terminal_only(tmp_path: Path) -> Non
     piped = run_cli("backup-once", "--source-dir", src, "--dest-dir", tmp_path / "b")
     assert "copying" not in piped.stdout + piped.stderr
     assert "\x1b[" not in piped.stdout + piped.stderr
+
+
+def test_a_find_without_printf_means_a_full_walk_not_a_wrong_answer(tmp_path: Path) -> None:
+    """BSD find rejects -printf: the no-change check then walks the tree itself."""
+    fake = tmp_path / "bin"
+    fake.mkdir()
+    (fake / "find").write_text('#!/bin/sh\necho "find: -printf: unknown primary" >&2\nexit 1\n')
+    (fake / "find").chmod(0o755)
+    env = {"PATH": f"{fake}{os.pathsep}{os.environ['PATH']}"}
+    source, dest = tmp_path / "src", tmp_path / "store"
+    write(source / "a.txt", "one\n")
+    runs = []
+    for text in (None, "two\n", None):
+        if text is not None:
+            write(source / "a.txt", text)
+        runs.append(run_cli("backup-once", "--source-dir", source, "--dest-dir", dest, env=env))
+    assert [r.returncode for r in runs] == [0, 0, 0], [r.stderr for r in runs]
+    assert "1 modified" in runs[1].stdout
+    assert "No changes" in runs[2].stdout
+    assert len(snapshots_in(dest)) == 2

@@ -43,3 +43,35 @@ def test_config_check_shows_proxies_without_passwords(tmp_path: Path) -> None:
     assert as_json["vms"]["a"]["http_proxy"] == "http://me:******@proxy.test:3128"
     assert as_json["agents"]["codex"]["http_proxy"] == ""
     assert "http_proxy" not in as_json["agents"]["aider"]
+
+
+def test_a_password_with_url_characters_is_masked_whole(tmp_path: Path) -> None:
+    """A password written without percent-encoding may hold @, / or a space: it is masked
+    whole, in config-check's text and JSON and in the error of a URL that does not parse."""
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG.replace(SECRET, "Hunter2@Second-half"))
+    proc = run_cli("config-check", "--config", str(path), timeout=60)
+    assert proc.returncode == 0, proc.stderr
+    assert "Second-half" not in proc.stdout + proc.stderr
+    assert "http_proxy: http://me:******@proxy.test:3128" in proc.stdout
+    as_json = run_cli("config-check", "--config", str(path), "--json", timeout=60).stdout
+    assert "Second-half" not in as_json
+    for password in ("First/Second-half", "First Second-half", "First@Sec/ond-half"):
+        path.write_text(CONFIG.replace(SECRET, password))
+        bad = run_cli("config-check", "--config", str(path), timeout=60)
+        assert bad.returncode == 2, bad.stderr
+        assert "vms.a.http_proxy: " in bad.stderr
+        assert "Second-half" not in bad.stderr and "ond-half" not in bad.stderr
+        assert "(got 'http://me:******@proxy.test:3128')" in bad.stderr
+
+
+def test_run_option_errors_mask_a_password_with_a_newline(tmp_path: Path) -> None:
+    path = tmp_path / "config.yaml"
+    path.write_text(CONFIG)
+    for option in ("--http-proxy", "--proxychains"):
+        url = "http://me:First\nSecond-half@proxy.test:3128"
+        proc = run_cli("run", "--config", str(path), option, url, "claude", timeout=60)
+        assert proc.returncode == 2, proc.stderr
+        assert "no spaces or control characters" in proc.stderr
+        assert "First" not in proc.stderr and "Second-half" not in proc.stderr
+        assert "(got 'http://me:******@proxy.test:3128')" in proc.stderr

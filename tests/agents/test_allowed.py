@@ -96,3 +96,36 @@ def test_an_unknown_name_is_a_config_error(two: Setup) -> None:
         f"config.yaml:6: vms.{two.vm}.allowed_agents[1]: no agent named 'cladue' under "
         "agents: (known: claude, codex)"
     ) in result.stderr
+
+
+def test_a_hand_mounted_folder_around_or_inside_a_protected_one_counts(
+    two: Setup, tmp_path: Path
+) -> None:
+    """`multipass mount` by hand, outside the config: a folder that holds the protected one,
+    or lies inside it, reaches it from inside the VM just as well; so does the protected
+    folder itself when the config gives it to another VM."""
+    outer = tmp_path / "outer"
+    secret = outer / "secret-project"
+    (secret / "deep").mkdir(parents=True)
+    (secret / "keys.txt").write_text("only for claude\n")
+    rule = "    allowed_agents: [claude]\n"
+    for by_hand, vm_line in (
+        (outer, ""),
+        (secret / "deep", ""),
+        (secret, "    vm: elsewhere\n"),
+    ):
+        write_config(two, mounts=[(secret, "/home/ubuntu/secret", rule + vm_line)])
+        if vm_line:
+            two.config.write_text(
+                two.config.read_text().replace(
+                    "mounts:\n", "  elsewhere:\n    cpu: 1\n    ram: 512M\n    disk: 3G\nmounts:\n"
+                )
+            )
+        mounted = two.mp.run("mount", str(by_hand), f"{two.vm}:/home/ubuntu/by-hand")
+        assert mounted.returncode == 0, mounted.stderr
+        err = refused(two, "codex")
+        assert (
+            f"codex may not work on {secret} (allowed_agents: [claude]), and it is mounted" in err
+        )
+        assert two.mp.run("umount", f"{two.vm}:/home/ubuntu/by-hand").returncode == 0
+    runs(two, "codex")

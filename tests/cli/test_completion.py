@@ -15,12 +15,13 @@ from tests.helpers import run_cli
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def complete(words: str, env: dict[str, str]) -> list[str]:
-    """What bash offers for the command line `words` (the last word is being typed)."""
+def complete(words: str, env: dict[str, str], before: str = "") -> list[str]:
+    """What bash offers for the command line `words` (the last word is being typed);
+    before: shell commands run first."""
     script = run_cli("completion", "bash").stdout
     parts = words.split(" ")
     program = (
-        f"{script}\n"
+        f"{script}\n{before}\n"
         f"COMP_WORDS=({' '.join(repr(p) for p in parts)}); COMP_CWORD={len(parts) - 1}\n"
         "_agsekit_completion agsekit\n"
         'printf "%s\\n" "${COMPREPLY[@]}"\n'
@@ -36,6 +37,7 @@ def complete(words: str, env: dict[str, str]) -> list[str]:
     )
     assert result.returncode == 0, result.stderr
     assert "Traceback" not in result.stderr
+    assert "agsekit:" not in result.stderr  # no error on the screen while Tab is pressed
     return [line for line in result.stdout.splitlines() if line]
 
 
@@ -91,6 +93,21 @@ def test_a_broken_config_completes_nothing_and_never_fails(tmp_path: Path) -> No
     assert complete("agsekit destroy-vm ", env) == []
     assert complete("agsekit backup-pin ", env) == []
     assert complete("agsekit stop-", env) == ["stop-vm"]
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_a_removed_current_folder_completes_nothing_and_never_fails(
+    config: Path, tmp_path: Path
+) -> None:
+    """Snapshot names come from the mount holding the current folder: when that folder
+    is gone, Tab offers nothing and prints nothing."""
+    gone = tmp_path / "gone"
+    gone.mkdir()
+    env = {"CONFIG_PATH": str(config)}
+    before = f"cd {gone} && rmdir {gone}"
+    assert complete("agsekit backup-diff ", env, before) == []
+    assert complete("agsekit backup-pin ", env, before) == []
+    assert complete("agsekit run c", env, before) == ["claude", "codex"]
 
 
 def test_completion_scripts_for_each_shell() -> None:

@@ -32,18 +32,26 @@ def check_allowed(config: Config, agent: str, mount: MountSpec, vm: str) -> None
 
 
 def check_reachable(config: Config, agent: str, vm: str, active: Iterable[ActiveMount]) -> None:
-    """Refuse an agent when a folder mounted in its VM right now does not allow it: the
-    agent could read and write it from inside the VM."""
-    sources = [Path(m.source) for m in active]
-    for spec in config.mounts:
-        reached = spec.vm == vm and any(_same(spec.source, s) for s in sources)
-        if reached and _refuses(spec.allowed_agents, agent):
+    """Refuse an agent when a folder mounted in its VM right now (by agsekit or by hand,
+    whichever VM the config gives it) holds, is or lies inside a folder that does not
+    allow it: the agent could read and write it from inside the VM."""
+    for mounted in active:
+        source = Path(mounted.source)
+        for spec in config.mounts:
+            overlaps = really_within(source, spec.source) or really_within(spec.source, source)
+            if not overlaps or not _refuses(spec.allowed_agents, agent):
+                continue
+            through = "" if _same(spec.source, source) else f" (through {mounted.source})"
+            undo = (
+                f"agsekit umount {spec.source}"
+                if _same(spec.source, source) and spec.vm == vm
+                else f"multipass umount {vm}:{mounted.target}"
+            )
             raise UsageError(
                 f"{agent} may not work on {spec.source} (allowed_agents: "
                 f"{_names(spec.allowed_agents)}), and it is mounted in the VM {vm} "
-                f"at {spec.target}, where {agent} could reach it",
-                hint=f"unmount it first (agsekit umount {spec.source}), or give "
-                f"{agent} a VM of its own",
+                f"at {mounted.target}{through}, where {agent} could reach it",
+                hint=f"unmount it first ({undo}), or give {agent} a VM of its own",
             )
 
 

@@ -74,11 +74,10 @@ def snapshots(ctx: click.Context, param: click.Parameter, incomplete: str) -> li
     holds the current folder; newest first."""
     from agsekit.snapshots.engine.store import Store
 
-    dest = _store_folder(ctx)
-    if dest is None:
-        return []
-    with contextlib.suppress(Exception):
-        return _matching(reversed(Store(dest).snapshot_names()), incomplete)
+    with contextlib.suppress(Exception):  # also a current folder that was removed
+        dest = _store_folder(ctx)
+        if dest is not None:
+            return _matching(reversed(Store(dest).snapshot_names()), incomplete)
     return []
 
 

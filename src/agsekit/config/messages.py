@@ -112,8 +112,19 @@ class Locator:
         return text
 
 
-def _shown(loc: Loc, value: Any) -> str:
+def _hidden(loc: Loc) -> bool:
+    """An agent's env: values and model key, and whatever holds them (an agent or its
+    model: given in the wrong shape), are secrets even when written literally."""
     if loc[-1:] in HIDDEN_KEYS:
+        return True
+    if loc[:1] != ("agents",):
+        return False
+    inner = loc[2:4]
+    return len(loc) <= 2 or inner[:1] == ("env",) or inner in (("model",), ("model", "api_key"))
+
+
+def _shown(loc: Loc, value: Any) -> str:
+    if _hidden(loc) and value != loc[-1]:  # a bad name is the key itself, already shown
         return MASK
     shown = show_value(to_plain(value))
     return proxyurl.redact(shown) if loc[-1:] in SECRET_KEYS else shown

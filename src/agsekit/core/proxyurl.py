@@ -17,7 +17,9 @@ HTTP_SCHEMES = ("http", "https")
 CHAINS_SCHEMES = ("socks5", "socks5h", "socks4", "socks4a", "http")
 DEFAULT_PORTS = {"http": 80, "https": 443, "socks5": 1080, "socks5h": 1080, "socks4": 1080}
 DEFAULT_PORTS["socks4a"] = 1080
-_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^/@:\s]*):[^/@\s]*@")
+# The password runs to the last @ of the text: one written without percent-encoding may
+# hold @, /, a space or a newline, and a URL that does not parse is still shown in its error.
+_USERINFO = re.compile(r"(?P<head>[A-Za-z][A-Za-z0-9+.-]*://[^@:\s]*):.*@", re.DOTALL)
 
 
 @dataclass(frozen=True)

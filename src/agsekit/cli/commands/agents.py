@@ -214,7 +214,9 @@ def _proxy_option(name: str, value: str | None, *, chains: bool) -> str | None:
     try:
         proxy_url(schemes)(value)
     except ValueError as exc:
-        raise click.BadParameter(f"{exc} (got {proxyurl.redact(value)})", param_hint=name) from None
+        raise click.BadParameter(
+            f"{exc} (got {proxyurl.redact(repr(value))})", param_hint=name
+        ) from None
     if proxyurl.redact(value) != value and "${" not in value.split("@")[0]:
         click.echo(
             f"agsekit: warning: {name} holds a password, which every process of this "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import socket
@@ -13,7 +14,7 @@ import pytest
 from agsekit.core.errors import NothingToSnapshotError, UsageError
 from agsekit.core.reporting import RecordingReporter
 from agsekit.snapshots.engine.snapshot import SnapshotOutcome, SnapshotRequest, take_snapshot
-from tests.helpers import describe_tree, snapshots_in, write
+from tests.helpers import describe_tree, run_cli, snapshots_in, write
 
 
 def snap(
@@ -405,3 +406,22 @@ def test_read_only_folders_are_kept_and_removable(tmp_path: Path) -> None:
         assert describe_tree(snapshot) == describe_tree(root)
     finally:
         os.chmod(root / "ro", 0o755)
+
+
+def test_only_ascii_names_of_the_exact_form_are_snapshots(src: Path, dest: Path) -> None:
+    """A folder the engine did not make is never taken for a snapshot (and so never
+    removed by retention): not with full-width digits, not with a trailing newline."""
+    write(src / "a.txt", "a\n")
+    assert run_cli("backup-once", "--source-dir", src, "--dest-dir", dest).returncode == 0
+    (taken,) = snapshots_in(dest)
+    strangers = ["\uff12\uff10\uff12\uff16" + "0101T000000Z", "20260101T000000Z\n"]
+    for name in strangers:
+        (dest / name).mkdir()
+        (dest / name / "keep.txt").write_text("not a snapshot\n")
+    for command in ("backup-list", "backup-clean"):
+        extra = ["--dry-run"] if command == "backup-clean" else []
+        shown = run_cli(command, "--dest-dir", dest, "--json", *extra)
+        assert shown.returncode == 0, shown.stderr
+        assert [s["name"] for s in json.loads(shown.stdout)] == [taken]
+    for name in strangers:
+        assert (dest / name / "keep.txt").read_text() == "not a snapshot\n"

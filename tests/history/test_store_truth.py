@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -219,6 +220,43 @@ def test_the_alarm_keeps_what_was_lost_on_the_way(tmp_path: Path) -> None:
     clean_store(store, RetentionPolicy(timedelta(0), 0, 0, 0, 0), RecordingReporter())
     assert {first, middle} <= set(snapshots_in(dest))
     assert load_marks(store)[str(first)].pinned
+
+
+def test_outside_a_session_the_last_pinned_snapshot_is_the_reference(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """No snapshot is an hour old, so without a pin the reference would be the oldest,
+    taken before the user's 20 new files: deleting them step by step would never be a
+    loss. The user pinned the snapshot holding them: losses are measured from it, the
+    second step sounds the alarm, and its one command brings all 16 files back."""
+    project, dest = tmp_path / "proj", tmp_path / "dest"
+    for name in ("a.txt", "b.txt", "c.txt"):
+        write(project / name, f"{name}\n")
+
+    def once() -> subprocess.CompletedProcess[str]:
+        done = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    once()
+    for index in range(20):
+        write(project / "work" / f"{index:02}.txt", f"work {index}\n")
+    once()
+    pinned = snapshots_in(dest)[-1]
+    assert run_cli("backup-pin", pinned, "--dest-dir", dest, env=env).returncode == 0
+    before = describe_tree(project)
+    for index in range(8):
+        (project / "work" / f"{index:02}.txt").unlink()
+    assert "MASS DELETION" not in once().stderr  # 8 of 23: under the threshold
+    for index in range(8, 16):
+        (project / "work" / f"{index:02}.txt").unlink()
+    alarm = once().stderr
+    assert "MASS DELETION: 16 of 23 files" in alarm, alarm
+    assert f"since snapshot {pinned}" in alarm
+    command = alarm.split("Bring it all back:", 1)[1].split("\n")[0].split()
+    back = run_cli(*command[1:], env=env)
+    assert back.returncode == 0, back.stderr
+    assert describe_tree(project) == before
 
 
 def test_kind_changes_are_losses_and_history_shows_them(

@@ -99,6 +99,37 @@ def test_read_data_catches_damage_that_kept_the_metadata(
     assert damaged["path"] == "data.bin" and "content" in damaged["problem"]
 
 
+def test_backup_check_reports_missing_and_extra_entries(
+    project: Path, dest: Path, snap: Snap
+) -> None:
+    """A file removed from one snapshot and entries added to another: backup-check names
+    each, as missing or as not recorded, in text and JSON, and exits 1; a store left as
+    the engine wrote it checks clean."""
+    first = snap().name
+    write(project / "new.txt", "one more\n")
+    second = snap().name
+    assert first is not None and second is not None
+    clean = run_cli("backup-check", "--dest-dir", dest)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    (dest / first / "src" / "deep" / "util.py").unlink()
+    write(dest / second / "planted.txt", "not from the project\n")
+    (dest / second / "planted dir").mkdir()
+    text = run_cli("backup-check", "--dest-dir", dest)
+    assert text.returncode == 1
+    assert f"{first}  DAMAGED:\n  missing: src/deep/util.py: recorded, not on disk\n" in text.stdout
+    assert "  not recorded: planted.txt: on disk, not in the manifest\n" in text.stdout
+    assert "  not recorded: planted dir: on disk, not in the manifest\n" in text.stdout
+    assert "Checked the metadata of 2 snapshot(s): 2 damaged." in text.stdout
+    report = json.loads(run_cli("backup-check", "--dest-dir", dest, "--json").stdout)
+    assert not report["ok"]
+    found = {s["name"]: s for s in report["snapshots"]}
+    assert found[first]["missing"] == [{"path": "src/deep/util.py"}]
+    assert found[first]["extra"] == [] and found[second]["missing"] == []
+    assert found[second]["extra"] == [{"path": "planted dir"}, {"path": "planted.txt"}]
+    deep = run_cli("backup-check", "--dest-dir", dest, "--read-data")
+    assert deep.returncode == 1 and "missing: src/deep/util.py" in deep.stdout
+
+
 def test_a_damaged_store_gives_one_clear_line(project: Path, dest: Path, snap: Snap) -> None:
     name = snap().name
     assert name is not None

@@ -222,6 +222,27 @@ def test_doctor_reports_missing_mounts_partials_and_hard_links(setup: Setup) -> 
         assert f"{setup.source} has files but {setup.vm}:/home/ubuntu/proj looks empty" in out
 
 
+def test_doctor_runs_the_fast_store_check_and_reports_damage(setup: Setup) -> None:
+    setup.ok("create-vms")
+    setup.ok("mount", "--all")
+    taken = agsekit(
+        setup.mp.env, "backup-once", "--source-dir", str(setup.source),
+        "--dest-dir", str(setup.backup),
+    )  # fmt: skip
+    assert taken.returncode == 0, taken.stderr
+    (name,) = (p.name for p in setup.backup.iterdir() if not p.name.startswith("."))
+    code, out, _ = setup.run("doctor")
+    assert code == 0, out
+    assert f"ok       the 1 snapshot(s) in {setup.backup} are as recorded" in out
+    (setup.backup / name / "code.py").unlink()  # a file gone from inside the snapshot
+    code, out, _ = setup.run("doctor")
+    assert code == 1
+    assert (
+        f"PROBLEM  1 of 1 snapshot(s) in {setup.backup} differ from what was recorded: {name}\n"
+        f"         fix: see the details with `agsekit backup-check --dest-dir {setup.backup}`"
+    ) in out
+
+
 def test_shell_runs_in_the_vm(setup: Setup) -> None:
     setup.ok("create-vms")
     code, out, _ = setup.run("shell", setup.vm, input="echo inside-$(hostname)\n")

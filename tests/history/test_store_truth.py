@@ -216,6 +216,42 @@ def test_a_rename_is_not_a_deletion(project: Path, dest: Path, snap: Snap) -> No
     assert not any("MASS DELETION" in w for w in quiet.warnings)
 
 
+def test_renamed_files_are_linked_not_copied_again(tmp_path: Path) -> None:
+    """A renamed folder of 10 files and a moved file: the next snapshot links each to the
+    copy the last one holds (the same inode in the store, no new data, no alarm). A file
+    renamed after a same-size rewrite that kept its mtime is copied, not linked."""
+    project, dest = tmp_path / "proj", tmp_path / "dest"
+    for index in range(10):
+        write(project / "folder" / f"{index}.txt", os.urandom(20_000))
+    write(project / "moved.bin", os.urandom(50_000))
+    rewritten = write(project / "rewritten.txt", "first words\n")
+    once = ("backup-once", "--source-dir", project, "--dest-dir", dest, "--json")
+    assert run_cli(*once).returncode == 0
+    first = dest / snapshots_in(dest)[0]
+    st = rewritten.stat()
+    rewritten.write_text("other words\n")  # same size, the old mtime put back
+    os.utime(rewritten, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(project / "folder", project / "renamed")
+    os.mkdir(project / "elsewhere")
+    os.rename(project / "moved.bin", project / "elsewhere" / "moved.bin")
+    os.rename(rewritten, project / "rewritten, renamed.txt")
+    proc = run_cli(*once)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "created" and "MASS DELETION" not in proc.stderr
+    second = dest / result["name"]
+    for index in range(10):
+        old, new = first / "folder" / f"{index}.txt", second / "renamed" / f"{index}.txt"
+        assert new.stat().st_ino == old.stat().st_ino
+    assert (second / "elsewhere" / "moved.bin").stat().st_ino == (first / "moved.bin").stat().st_ino
+    copy = second / "rewritten, renamed.txt"
+    assert copy.read_text() == "other words\n"
+    assert copy.stat().st_ino != (first / "rewritten.txt").stat().st_ino
+    assert result["new_bytes"] == len("other words\n")
+    check = run_cli("backup-check", "--dest-dir", dest, "--read-data")
+    assert check.returncode == 0, check.stdout
+
+
 def test_the_alarm_keeps_what_was_lost_on_the_way(tmp_path: Path) -> None:
     """An agent deletes 40% per interval: the reference is not the previous snapshot but
     the oldest (none is an hour old yet), so the second step sounds the alarm, and every
@@ -325,3 +361,27 @@ def test_a_clock_that_was_ahead_does_not_name_the_future(
                    dest.parent / "at-now")  # fmt: skip
     assert back.returncode == 0, back.stderr
     assert (dest.parent / "at-now" / "later.txt").exists()
+
+
+def test_since_follows_the_order_snapshots_were_taken(
+    project: Path, dest: Path, snap: Snap
+) -> None:
+    """A snapshot taken while the clock was a day ahead is named after the one taken
+    later at the real time. backup-deleted --since goes by the order they were taken:
+    what the later snapshot lacks went missing at it, and the newest copy is in the one
+    taken before it (named in the future), not "still there"."""
+    now = datetime.now(timezone.utc)
+    write(project / "x.txt", "x\n")
+    write(project / "y.txt", "y\n")
+    snap(at=now - timedelta(days=3))
+    (project / "y.txt").unlink()
+    ahead = snap(at=now + timedelta(days=1)).name  # the glitch
+    (project / "x.txt").unlink()
+    later = take_snapshot(SnapshotRequest(project, dest), RecordingReporter(), clock=lambda: now)
+    assert later.name is not None and ahead is not None and later.name < ahead
+    proc = run_cli("backup-deleted", "--dest-dir", dest, "--since", "1h ago", "--json")
+    assert proc.returncode == 0, proc.stderr
+    found = {item["path"]: item for item in json.loads(proc.stdout)}
+    assert found["x.txt"]["last_snapshot"] == ahead
+    assert found["x.txt"]["gone_since"] == later.name
+    assert found["y.txt"]["gone_since"] == ahead  # its real time is unknown: listed, not hidden

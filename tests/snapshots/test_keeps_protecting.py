@@ -167,6 +167,41 @@ def test_a_failing_stdout_is_one_line_and_the_exit_code_is_the_snapshots(tmp_pat
     assert len(snapshots_in(dest)) == 1
 
 
+def _with_closed_stdout(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`agsekit ARGS` writing into a pipe whose reading end is already closed (EPIPE)."""
+    read, write_end = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "agsekit", *map(str, args)],
+            stdout=write_end, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_stdout_is_one_line_for_one_shot_commands(tmp_path: Path) -> None:
+    source = tmp_path / "proj"
+    for index in range(50):
+        write(source / f"{index:02}.txt", f"{index}\n")
+    dest = tmp_path / "dest"
+    once = _with_closed_stdout("backup-once", "--source-dir", source, "--dest-dir", dest)
+    assert once.returncode == 0  # the snapshot's own result
+    assert once.stderr == "agsekit: error: cannot write output: Broken pipe\n"
+    assert len(snapshots_in(dest)) == 1
+    for args in (
+        ("backup-list", "--dest-dir", dest),
+        ("backup-diff", "--dest-dir", dest, snapshots_in(dest)[0]),
+        ("backup-deleted", "--dest-dir", dest, "--json"),
+        ("config-example",),
+        ("--help",),
+    ):
+        proc = _with_closed_stdout(*args)
+        assert proc.returncode == 1, args
+        assert proc.stderr == "agsekit: error: cannot write output: Broken pipe\n", args
+
+
 def test_the_rules_that_leave_nothing_are_named(tmp_path: Path) -> None:
     source = tmp_path / "proj"
     write(source / "a.txt", "a\n")

@@ -246,6 +246,23 @@ def test_any_name_is_backed_up_and_a_file_that_cannot_be_read_is_named(
     assert (dest / snapshots_in(dest)[-1] / "locked.txt").read_text() == "secret\n"
 
 
+def test_more_than_ten_unreadable_files_are_named_ten_then_counted(
+    project: Path, tmp_path: Path
+) -> None:
+    locked = [write(project / "locked" / f"{index:02}.txt", "secret\n") for index in range(13)]
+    for path in locked:
+        path.chmod(0o000)
+    dest = tmp_path / "dest"
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, as_owner=True)
+    assert proc.returncode == 23, proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "could not be copied" in line]
+    named = "; ".join(f"locked/{index:02}.txt: Permission denied" for index in range(10))
+    assert line == f"warning: 13 file(s) could not be copied: {named}; and 3 more"
+    snapshot = dest / snapshots_in(dest)[0]
+    assert not (snapshot / "locked" / "00.txt").exists()
+    assert (snapshot / "dir3" / "file19.txt").exists()  # the rest is in the snapshot
+
+
 def test_vanished_files_give_a_complete_snapshot_with_a_warning(
     project: Path, tmp_path: Path
 ) -> None:

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import stat
+import time
 from pathlib import Path
 
 from tests.attack.tools import Host, agsekit, holding_secret, racing, watching
-from tests.helpers import manifest_as_rows, snapshots_in, write, write_manifest_rows
+from tests.helpers import manifest_as_rows, snapshots_in, start_cli, write, write_manifest_rows
 
 
 def test_hostile_backupignore_files_are_not_applied_and_never_block(
@@ -51,6 +54,53 @@ def test_hostile_backupignore_files_are_not_applied_and_never_block(
     for folder in ("fifo", "zero", "big"):
         assert (snapshot / folder / "kept.txt").read_text() == f"{folder} is backed up\n"
     assert watch.seen == [] and host.state() == before
+
+
+def test_a_fifo_backupignore_never_blocks_a_restore_or_a_loop(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """FIFOs named .backupignore (at the top and in a folder; nobody ever writes to them)
+    planted after the good snapshot: an in-place restore, with and without --delete,
+    and a backup loop each finish, and none reads or keeps a FIFO as rules."""
+    write(project / "main.py", "print('hi')\n")
+    write(project / "sub" / "notes.txt", "notes\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    good = snapshots_in(store)[0]
+    os.mkfifo(project / ".backupignore")
+    os.mkfifo(project / "sub" / ".backupignore")
+    write(project / "main.py", "print('changed by the agent')\n")
+    restore = ("backup-restore", "--dest-dir", store, "--snapshot", good, "--in-place")
+    kept = agsekit(*restore, env=env, timeout=30)
+    assert kept.returncode == 0, kept.stderr
+    assert (project / "main.py").read_text() == "print('hi')\n"
+    assert "is a FIFO, not a file: not applied" in kept.stdout + kept.stderr
+    write(project / "main.py", "print('changed again')\n")
+    loop = start_cli(
+        "backup-repeated", "--source-dir", project, "--dest-dir", store, "--interval", "0.01",
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(snapshots_in(store)) < 3:  # good, the restore's safety snapshot, the loop's
+            assert time.monotonic() < deadline and loop.poll() is None, "the loop is stuck"
+            time.sleep(0.05)
+    finally:
+        loop.send_signal(signal.SIGINT)
+        _out, err = loop.communicate(timeout=30)
+    assert loop.returncode == 130, err
+    taken = store / snapshots_in(store)[-1]
+    assert (taken / "main.py").read_text() == "print('changed again')\n"
+    assert not (taken / ".backupignore").exists() and not (taken / "sub" / ".backupignore").exists()
+    deleting = agsekit(*restore, "--delete", env=env, timeout=30)
+    assert deleting.returncode == 0, deleting.stderr
+    assert (project / "main.py").read_text() == "print('hi')\n"
+    # no snapshot can hold a FIFO, so none is removed; each is named
+    assert (
+        "skipped 2 socket(s), FIFO(s) or device(s): .backupignore (a FIFO), "
+        "sub/.backupignore (a FIFO)"
+    ) in deleting.stderr
+    assert stat.S_ISFIFO(os.lstat(project / "sub" / ".backupignore").st_mode)
 
 
 def test_fifos_swapped_in_for_files_while_they_are_copied(

@@ -123,6 +123,39 @@ def test_a_broken_config_never_decides_what_gets_deleted(tmp_path: Path) -> None
     assert "retention is skipped" in err
 
 
+def test_a_broken_config_never_changes_the_alarm_policy(tmp_path: Path) -> None:
+    """The user's alarm goes off at 20% lost. A typo elsewhere in the config must not put
+    the default 50% in its place: a loop then deleting 30% still sounds the alarm (with
+    the policy of the last config that loaded), and says both rules it keeps to."""
+    source = tmp_path / "proj"
+    for index in range(10):
+        write(source / f"{index}.txt", f"{index}\n")
+    dest = tmp_path / "dest"
+    home = tmp_path / "xdg"
+    config = write(home / "agsekit" / "config.yaml", "alarm: {deleted_fraction: 0.2}\n")
+    env = {"XDG_CONFIG_HOME": str(home), "CONFIG_PATH": ""}
+    first = run_cli("backup-once", "--source-dir", source, "--dest-dir", dest, env=env)
+    assert first.returncode == 0, first.stderr
+    config.write_text("alarm: {deleted_fraction: 0.2}\nretention: {keep_withn: 3650d}\n")
+    for index in range(3):
+        (source / f"{index}.txt").unlink()
+    proc = start_cli(
+        "backup-repeated", "--source-dir", source, "--dest-dir", dest, "--interval", "0.01",
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(snapshots_in(dest)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert len(snapshots_in(dest)) == 2, err
+    assert "retention is skipped" in err
+    assert "the alarm keeps the policy of the last config that loaded" in err
+    assert "MASS DELETION: 3 of 10 files" in err
+
+
 def test_a_loop_raises_the_alarm_when_the_source_is_emptied(tmp_path: Path) -> None:
     source = tmp_path / "proj"
     for index in range(5):

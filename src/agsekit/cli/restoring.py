@@ -39,7 +39,14 @@ def run_in_place(
     announced: list[RestoreRun] = []
 
     def alarm_check(outcome: SnapshotOutcome) -> None:
-        after_snapshot(target.store, outcome, reporter, alarm=target.alarm_policy())
+        policies = target.policies()
+        after_snapshot(
+            target.store,
+            outcome,
+            reporter,
+            alarm=policies.alarm,
+            remember=policies.problem is None,
+        )
 
     def on_safety(run: RestoreRun) -> None:
         announced.append(run)

@@ -46,6 +46,11 @@ case "$1" in
   exit) exit "$2" ;;
   wipe) find . -mindepth 1 -delete; echo "wiped" ;;
   rewrite) echo "rewritten by the agent" > README.md ;;
+  held)
+    # wait until told, then exit with the status given
+    touch "$evidence/started-held"
+    for _ in $(seq 1 600); do [ -e "$evidence/go-held" ] && break; sleep 0.05; done
+    exit "$2" ;;
   steps)
     # delete one folder, wait until told, then delete another (losses in small steps)
     rm -rf -- "$2"

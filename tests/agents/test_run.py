@@ -403,6 +403,24 @@ def test_on_a_terminal_ctrl_c_reaches_the_agent_and_the_last_snapshot_is_taken(
     assert (last / "late.txt").read_text() == "written while the agent ran"
 
 
+def test_a_fifo_backupignore_never_blocks_the_last_snapshot(setup: Setup) -> None:
+    """While the agent runs, a FIFO named .backupignore appears (nobody ever writes to it):
+    the snapshot after the session is taken without reading it, and the agent's own exit
+    status is not lost."""
+    proc = start_cli("run", "claude", "held", "7", env=setup.env, cwd=setup.project)
+    wait_for(setup.evidence / "started-held")
+    os.mkfifo(setup.project / ".backupignore")
+    write(setup.project / "late.txt", "written while the agent ran\n")
+    (setup.evidence / "go-held").touch()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 7, err
+    assert ".backupignore is a FIFO, not a file: not applied" in err
+    assert "snapshot after the session: " in err
+    last = setup.backups / snapshots_in(setup.backups)[-1]
+    assert (last / "late.txt").read_text() == "written while the agent ran\n"
+    assert not (last / ".backupignore").exists()
+
+
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])
 def test_sigterm_and_sighup_stop_the_agent_and_take_the_last_snapshot(
     setup: Setup, sig: signal.Signals, code: int

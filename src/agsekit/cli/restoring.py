@@ -141,6 +141,14 @@ def report(run: RestoreRun, folder: Path, target: StoreTarget) -> None:
             "(the safety snapshot holds them)",
             replaced,
         )
+    left = {path for path, _reason in result.left_alone}
+    special = [p for p in plan.special if p not in left]
+    if special:
+        _list(
+            "replaced that were FIFOs, sockets or devices (they hold no content; no "
+            "snapshot, and so no undo, brings them back)",
+            special,
+        )
     _list_reasons("left alone", plan.skipped + result.left_alone)
     _mention_kept(plan)
 

@@ -324,6 +324,30 @@ def test_a_moved_project_is_restored_where_it_is_now(tmp_path: Path) -> None:
     assert str(new_home) in (dest / ".agsekit" / "store.json").read_text()
 
 
+def test_a_moved_project_is_diffed_where_it_is_now(tmp_path: Path) -> None:
+    old_home = tmp_path / "old" / "proj"
+    write(old_home / "a.txt", "a\n")
+    write(old_home / "sub" / "b.txt", "b\n")
+    dest = tmp_path / "backups-proj"
+    assert run_cli("backup-once", "--source-dir", old_home, "--dest-dir", dest).returncode == 0
+    new_home = tmp_path / "new" / "proj"
+    new_home.parent.mkdir()
+    os.rename(old_home, new_home)
+    (new_home / "a.txt").unlink()
+    write(new_home / "c.txt", "c\n")
+    config = write(
+        tmp_path / "config.yaml",
+        f"vms: {{vm1: {{}}}}\nmounts:\n  - source: {new_home}\n    backup: {dest}\n",
+    )
+    diff = run_cli("backup-diff", "--mount", new_home, "--config", config, "--json")
+    assert diff.returncode == 0, diff.stderr
+    report = json.loads(diff.stdout)
+    assert [(c["status"], c["path"]) for c in report["changes"]] == [("D", "a.txt"), ("A", "c.txt")]
+    assert "no longer exists" in diff.stderr and "backup-repoint" in diff.stderr
+    text = run_cli("backup-diff", "--mount", new_home, "--config", config)
+    assert text.stdout.endswith("-> live: 1 added, 0 modified, 1 deleted, 0 renamed\n")
+
+
 def test_a_store_of_another_folder_is_refused_and_can_be_repointed(tmp_path: Path) -> None:
     first, second = tmp_path / "one", tmp_path / "two"
     write(first / "x", "1")

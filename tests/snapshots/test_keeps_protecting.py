@@ -254,6 +254,22 @@ def test_debug_shows_the_commands_agsekit_runs(tmp_path: Path) -> None:
     assert "debug: $ " in proc.stderr and "find" in proc.stderr
 
 
+def test_debug_shows_tracebacks_instead_of_one_line_errors(tmp_path: Path) -> None:
+    """What `agsekit --help` promises for --debug: the traceback of an error, where
+    without it the error is one line."""
+    missing = tmp_path / "no store here"
+    plain = run_cli("backup-list", "--dest-dir", missing)
+    assert plain.returncode == 2
+    assert plain.stderr == f"agsekit: error: there is no snapshot folder at {missing}\n"
+    debug = run_cli("--debug", "backup-list", "--dest-dir", missing)
+    assert debug.returncode != 0
+    assert debug.stderr.startswith("Traceback (most recent call last):\n")
+    assert debug.stderr.endswith(
+        f"agsekit.core.errors.UsageError: there is no snapshot folder at {missing}\n"
+    )
+    assert "Show Python tracebacks instead of one-line errors" in run_cli("--help").stdout
+
+
 def test_paths_are_taken_as_the_user_wrote_them(tmp_path: Path) -> None:
     project = tmp_path / "proj"
     write(project / "src" / "main.py", "print(1)\n")

@@ -174,15 +174,17 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _invoke(argv: list[str] | None, guarded: GuardedStream) -> Any:
-    from agsekit.cli.output import OutputError
+    from agsekit.cli.output import OutputError, earned_exit
 
     try:
         return cli.main(args=argv, prog_name="agsekit", standalone_mode=False)
-    except SystemExit:
+    except SystemExit as exc:
         if guarded.failed is None:
             raise
         # click itself turns a broken pipe into a silent exit 1: report it like any
-        # other output error
+        # other output error (another code is the command's own result: keep it)
+        if isinstance(exc.code, int) and exc.code not in (0, 1):
+            earned_exit.append(exc.code)
         raise OutputError(guarded.failed.errno, guarded.failed.strerror) from None
 
 

@@ -46,6 +46,17 @@ case "$1" in
   exit) exit "$2" ;;
   wipe) find . -mindepth 1 -delete; echo "wiped" ;;
   rewrite) echo "rewritten by the agent" > README.md ;;
+  held)
+    # wait until told, then exit with the status given
+    touch "$evidence/started-held"
+    for _ in $(seq 1 600); do [ -e "$evidence/go-held" ] && break; sleep 0.05; done
+    exit "$2" ;;
+  steps)
+    # delete one folder, wait until told, then delete another (losses in small steps)
+    rm -rf -- "$2"
+    touch "$evidence/started-steps"
+    for _ in $(seq 1 600); do [ -e "$evidence/go-steps" ] && break; sleep 0.05; done
+    rm -rf -- "$3" ;;
   wait)
     touch "$evidence/started-$2"
     for _ in $(seq 1 600); do [ -e "$evidence/go-$2" ] && break; sleep 0.05; done

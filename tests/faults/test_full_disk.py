@@ -146,6 +146,51 @@ def test_many_small_files_are_counted_by_the_blocks_they_use(project: Project) -
     project.assert_succeeds()
 
 
+def test_a_refused_snapshot_raises_the_alarm_once(project: Project, tmp_path: Path) -> None:
+    """The refusal is one error plus the alarm: SNAPSHOTS STOPPED on stderr, a desktop
+    notification and a line in the store's log; said once per reason, not every run."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    notified = tmp_path / "notified"
+    fake = bin_dir / "notify-send"
+    fake.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" >> "{notified}"\n')
+    fake.chmod(0o755)
+    project.env["PATH"] = f"{bin_dir}:{os.environ['PATH']}"
+    filler = project.fs.seen / "filler"
+    filler.write_bytes(os.urandom(4 << 20))
+    project.files(6, 500_000, prefix="large")
+    code, _out, err = project.backup()
+    line = project.assert_failed_cleanly(code, err)
+    reason = line.removeprefix("agsekit: error: ")
+    assert f"!!! SNAPSHOTS STOPPED: {reason}" in err
+    assert notified.read_text().splitlines()[-2:] == ["agsekit: snapshots stopped", reason]
+    log = (project.store / ".agsekit" / "log").read_text()
+    assert f"ALARM snapshots stopped: {reason}" in log
+    again_code, _out, again = project.backup()
+    assert project.assert_failed_cleanly(again_code, again) == line
+    assert "SNAPSHOTS STOPPED" not in again  # the same reason: not raised again
+    assert notified.read_text().count("agsekit: snapshots stopped") == 1
+    filler.unlink()
+    project.assert_succeeds()
+
+
+def test_sparse_files_below_the_measured_size_never_stop_snapshots(project: Project) -> None:
+    """300 files made by `truncate -s 1M` hold no data and use no disk: they cost the
+    8 MiB store next to nothing, so they are neither refused for room nor called data far
+    above the source's real disk use (an agent must not stop snapshots with them)."""
+    (project.src / "holes").mkdir()
+    for index in range(300):
+        with (project.src / "holes" / f"h{index:03}").open("wb") as fh:
+            fh.truncate(1 << 20)
+    free_before = project.fs.free()
+    project.assert_succeeds()
+    latest = project.store / project.snapshots()[-1]
+    assert (latest / "holes" / "h299").stat().st_size == 1 << 20
+    assert (latest / "holes" / "h299").stat().st_blocks == 0  # kept sparse
+    free_after = project.fs.free()
+    assert free_before[0] - free_after[0] < 2 << 20  # folders and manifest, no data
+
+
 def test_no_space_left_during_the_copy(project: Project) -> None:
     """A source file grows between the walk and its copy by more than the room left: the
     copy itself runs out of space."""

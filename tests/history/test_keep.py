@@ -216,6 +216,31 @@ def test_loop_survives_a_failing_after_snapshot_step(project: Path, dest: Path) 
     assert "disk on fire" in (dest / ".agsekit" / "log").read_text()
 
 
+def test_loop_survives_an_unexpected_exception_and_retries(project: Path, dest: Path) -> None:
+    """Not an error agsekit knows (a bug, say): the run is reported and logged with its
+    traceback, the snapshot it took stays, and the next run goes on as usual."""
+    calls: list[str | None] = []
+
+    def buggy(outcome: SnapshotOutcome) -> None:
+        calls.append(outcome.name)
+        if len(calls) == 1:
+            raise ZeroDivisionError("a bug nobody expected")
+
+    reporter = RecordingReporter()
+    job = LoopJob(SnapshotRequest(project, dest), 5, reporter, aftercare=buggy)
+    store = Store(dest)
+    first = run_once(job, store, threading.Event())
+    assert first == "unexpected failure: ZeroDivisionError('a bug nobody expected')"
+    assert len(snapshots_in(dest)) == 1  # the snapshot itself is safe
+    assert any("failed unexpectedly: ZeroDivisionError" in w for w in reporter.warnings)
+    log = (dest / ".agsekit" / "log").read_text()
+    assert "unexpected failure: ZeroDivisionError" in log and "Traceback" in log
+    write(project / "later.txt", "written after the failure\n")
+    second = run_once(job, store, threading.Event())
+    assert isinstance(second, SnapshotOutcome) and second.status == "created"
+    assert len(snapshots_in(dest)) == 2 and calls[-1] == second.name
+
+
 def test_pin_refuses_unknown_and_partial(project: Path, dest: Path, snap: Snap) -> None:
     name = snap().name
     assert name is not None

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -98,6 +99,37 @@ def test_read_data_catches_damage_that_kept_the_metadata(
     assert damaged["path"] == "data.bin" and "content" in damaged["problem"]
 
 
+def test_backup_check_reports_missing_and_extra_entries(
+    project: Path, dest: Path, snap: Snap
+) -> None:
+    """A file removed from one snapshot and entries added to another: backup-check names
+    each, as missing or as not recorded, in text and JSON, and exits 1; a store left as
+    the engine wrote it checks clean."""
+    first = snap().name
+    write(project / "new.txt", "one more\n")
+    second = snap().name
+    assert first is not None and second is not None
+    clean = run_cli("backup-check", "--dest-dir", dest)
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    (dest / first / "src" / "deep" / "util.py").unlink()
+    write(dest / second / "planted.txt", "not from the project\n")
+    (dest / second / "planted dir").mkdir()
+    text = run_cli("backup-check", "--dest-dir", dest)
+    assert text.returncode == 1
+    assert f"{first}  DAMAGED:\n  missing: src/deep/util.py: recorded, not on disk\n" in text.stdout
+    assert "  not recorded: planted.txt: on disk, not in the manifest\n" in text.stdout
+    assert "  not recorded: planted dir: on disk, not in the manifest\n" in text.stdout
+    assert "Checked the metadata of 2 snapshot(s): 2 damaged." in text.stdout
+    report = json.loads(run_cli("backup-check", "--dest-dir", dest, "--json").stdout)
+    assert not report["ok"]
+    found = {s["name"]: s for s in report["snapshots"]}
+    assert found[first]["missing"] == [{"path": "src/deep/util.py"}]
+    assert found[first]["extra"] == [] and found[second]["missing"] == []
+    assert found[second]["extra"] == [{"path": "planted dir"}, {"path": "planted.txt"}]
+    deep = run_cli("backup-check", "--dest-dir", dest, "--read-data")
+    assert deep.returncode == 1 and "missing: src/deep/util.py" in deep.stdout
+
+
 def test_a_damaged_store_gives_one_clear_line(project: Path, dest: Path, snap: Snap) -> None:
     name = snap().name
     assert name is not None
@@ -184,6 +216,42 @@ def test_a_rename_is_not_a_deletion(project: Path, dest: Path, snap: Snap) -> No
     assert not any("MASS DELETION" in w for w in quiet.warnings)
 
 
+def test_renamed_files_are_linked_not_copied_again(tmp_path: Path) -> None:
+    """A renamed folder of 10 files and a moved file: the next snapshot links each to the
+    copy the last one holds (the same inode in the store, no new data, no alarm). A file
+    renamed after a same-size rewrite that kept its mtime is copied, not linked."""
+    project, dest = tmp_path / "proj", tmp_path / "dest"
+    for index in range(10):
+        write(project / "folder" / f"{index}.txt", os.urandom(20_000))
+    write(project / "moved.bin", os.urandom(50_000))
+    rewritten = write(project / "rewritten.txt", "first words\n")
+    once = ("backup-once", "--source-dir", project, "--dest-dir", dest, "--json")
+    assert run_cli(*once).returncode == 0
+    first = dest / snapshots_in(dest)[0]
+    st = rewritten.stat()
+    rewritten.write_text("other words\n")  # same size, the old mtime put back
+    os.utime(rewritten, ns=(st.st_atime_ns, st.st_mtime_ns))
+    os.rename(project / "folder", project / "renamed")
+    os.mkdir(project / "elsewhere")
+    os.rename(project / "moved.bin", project / "elsewhere" / "moved.bin")
+    os.rename(rewritten, project / "rewritten, renamed.txt")
+    proc = run_cli(*once)
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout)
+    assert result["status"] == "created" and "MASS DELETION" not in proc.stderr
+    second = dest / result["name"]
+    for index in range(10):
+        old, new = first / "folder" / f"{index}.txt", second / "renamed" / f"{index}.txt"
+        assert new.stat().st_ino == old.stat().st_ino
+    assert (second / "elsewhere" / "moved.bin").stat().st_ino == (first / "moved.bin").stat().st_ino
+    copy = second / "rewritten, renamed.txt"
+    assert copy.read_text() == "other words\n"
+    assert copy.stat().st_ino != (first / "rewritten.txt").stat().st_ino
+    assert result["new_bytes"] == len("other words\n")
+    check = run_cli("backup-check", "--dest-dir", dest, "--read-data")
+    assert check.returncode == 0, check.stdout
+
+
 def test_the_alarm_keeps_what_was_lost_on_the_way(tmp_path: Path) -> None:
     """An agent deletes 40% per interval: the reference is not the previous snapshot but
     the oldest (none is an hour old yet), so the second step sounds the alarm, and every
@@ -221,6 +289,43 @@ def test_the_alarm_keeps_what_was_lost_on_the_way(tmp_path: Path) -> None:
     assert load_marks(store)[str(first)].pinned
 
 
+def test_outside_a_session_the_last_pinned_snapshot_is_the_reference(
+    tmp_path: Path, env: dict[str, str]
+) -> None:
+    """No snapshot is an hour old, so without a pin the reference would be the oldest,
+    taken before the user's 20 new files: deleting them step by step would never be a
+    loss. The user pinned the snapshot holding them: losses are measured from it, the
+    second step sounds the alarm, and its one command brings all 16 files back."""
+    project, dest = tmp_path / "proj", tmp_path / "dest"
+    for name in ("a.txt", "b.txt", "c.txt"):
+        write(project / name, f"{name}\n")
+
+    def once() -> subprocess.CompletedProcess[str]:
+        done = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, env=env)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    once()
+    for index in range(20):
+        write(project / "work" / f"{index:02}.txt", f"work {index}\n")
+    once()
+    pinned = snapshots_in(dest)[-1]
+    assert run_cli("backup-pin", pinned, "--dest-dir", dest, env=env).returncode == 0
+    before = describe_tree(project)
+    for index in range(8):
+        (project / "work" / f"{index:02}.txt").unlink()
+    assert "MASS DELETION" not in once().stderr  # 8 of 23: under the threshold
+    for index in range(8, 16):
+        (project / "work" / f"{index:02}.txt").unlink()
+    alarm = once().stderr
+    assert "MASS DELETION: 16 of 23 files" in alarm, alarm
+    assert f"since snapshot {pinned}" in alarm
+    command = alarm.split("Bring it all back:", 1)[1].split("\n")[0].split()
+    back = run_cli(*command[1:], env=env)
+    assert back.returncode == 0, back.stderr
+    assert describe_tree(project) == before
+
+
 def test_kind_changes_are_losses_and_history_shows_them(
     project: Path, dest: Path, snap: Snap
 ) -> None:
@@ -256,3 +361,27 @@ def test_a_clock_that_was_ahead_does_not_name_the_future(
                    dest.parent / "at-now")  # fmt: skip
     assert back.returncode == 0, back.stderr
     assert (dest.parent / "at-now" / "later.txt").exists()
+
+
+def test_since_follows_the_order_snapshots_were_taken(
+    project: Path, dest: Path, snap: Snap
+) -> None:
+    """A snapshot taken while the clock was a day ahead is named after the one taken
+    later at the real time. backup-deleted --since goes by the order they were taken:
+    what the later snapshot lacks went missing at it, and the newest copy is in the one
+    taken before it (named in the future), not "still there"."""
+    now = datetime.now(timezone.utc)
+    write(project / "x.txt", "x\n")
+    write(project / "y.txt", "y\n")
+    snap(at=now - timedelta(days=3))
+    (project / "y.txt").unlink()
+    ahead = snap(at=now + timedelta(days=1)).name  # the glitch
+    (project / "x.txt").unlink()
+    later = take_snapshot(SnapshotRequest(project, dest), RecordingReporter(), clock=lambda: now)
+    assert later.name is not None and ahead is not None and later.name < ahead
+    proc = run_cli("backup-deleted", "--dest-dir", dest, "--since", "1h ago", "--json")
+    assert proc.returncode == 0, proc.stderr
+    found = {item["path"]: item for item in json.loads(proc.stdout)}
+    assert found["x.txt"]["last_snapshot"] == ahead
+    assert found["x.txt"]["gone_since"] == later.name
+    assert found["y.txt"]["gone_since"] == ahead  # its real time is unknown: listed, not hidden

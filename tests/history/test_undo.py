@@ -7,10 +7,13 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from agsekit.snapshots.engine.store import Store
 from tests.helpers import (
@@ -158,7 +161,12 @@ def test_the_undo_point_is_pinned_and_survives_retention(
     assert safety in snapshots_in(dest)
 
 
-def test_a_stopped_restore_says_it_is_partial_and_prints_the_undo(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("stop", "code"), [(signal.SIGTERM, 143), (signal.SIGINT, 130)], ids=["SIGTERM", "Ctrl+C"]
+)
+def test_a_stopped_restore_says_it_is_partial_and_prints_the_undo(
+    tmp_path: Path, stop: signal.Signals, code: int
+) -> None:
     source = tmp_path / "big"
     for index in range(30):
         write(source / f"f{index:02}.bin", os.urandom(1 << 20) * 6)
@@ -181,12 +189,61 @@ def test_a_stopped_restore_says_it_is_partial_and_prints_the_undo(tmp_path: Path
         line = proc.stdout.readline()
         assert line, f"ended before the undo line: {seen}"
         seen.append(line)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(stop)
     _out, err = proc.communicate(timeout=60)
-    assert proc.returncode == 143
+    assert proc.returncode == code
+    assert "Traceback" not in err
     assert "partly restored" in err
     undo = err.split("To go back to the state before it:\n", 1)[1].splitlines()[0].split()[1:]
     assert run_cli(*undo).returncode == 0
+    assert describe_tree(source) == before
+
+
+def _immutable(folder: Path) -> None:
+    """chattr +i: not even root can create, rename or remove entries in the folder."""
+    if os.geteuid() != 0 or shutil.which("chattr") is None:
+        pytest.skip("needs root and chattr to make a folder the restore cannot change")
+    made = subprocess.run(["chattr", "+i", str(folder)], capture_output=True, check=False)
+    if made.returncode != 0:
+        pytest.skip("this filesystem has no immutable flag")
+
+
+def test_a_restore_that_fails_half_way_says_it_is_partial_and_prints_the_undo(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "project"
+    for index in range(3):
+        write(source / "a" / f"f{index}.txt", f"old {index}\n")
+        write(source / "z" / f"g{index}.txt", f"old z {index}\n")
+    dest = tmp_path / "dest"
+    assert run_cli("backup-once", "--source-dir", source, "--dest-dir", dest).returncode == 0
+    old = snapshots_in(dest)[0]
+    for index in range(3):  # work that no snapshot holds yet
+        write(source / "a" / f"f{index}.txt", f"new {index}\n")
+        write(source / "z" / f"g{index}.txt", f"new z {index}\n")
+    write(source / "a" / "added.txt", "added later\n")
+    before = describe_tree(source)
+    _immutable(source / "z")  # a/ can be restored, z/ cannot
+    try:
+        proc = restore(dest, old, "--delete")
+        after_failure = describe_tree(source)
+    finally:
+        subprocess.run(["chattr", "-i", str(source / "z")], check=True)
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
+    assert (source / "a" / "f0.txt").read_text() == "old 0\n"  # half-way: a/ restored ...
+    assert (source / "z" / "g0.txt").read_text() == "new z 0\n"  # ... z/ not
+    assert after_failure != before
+    assert "partly restored" in proc.stderr
+    error = proc.stderr.strip().splitlines()[-1]
+    assert error.startswith("agsekit: error: Operation not permitted: ")
+    assert str(source / "z") in error  # names the folder, not a temporary name
+    assert ".agsekit-restore" not in error
+    undo = proc.stderr.split("To go back to the state before it:\n", 1)[1].split("\n")[0]
+    undo_args = undo.split()[1:]
+    assert undo_args == undo_command(proc.stdout)  # the same undo as announced at the start
+    back = run_cli(*undo_args)
+    assert back.returncode == 0, back.stderr
     assert describe_tree(source) == before
 
 
@@ -265,6 +322,30 @@ def test_a_moved_project_is_restored_where_it_is_now(tmp_path: Path) -> None:
     taken = run_cli("backup-once", "--source-dir", new_home, "--dest-dir", dest)
     assert taken.returncode == 0, taken.stderr
     assert str(new_home) in (dest / ".agsekit" / "store.json").read_text()
+
+
+def test_a_moved_project_is_diffed_where_it_is_now(tmp_path: Path) -> None:
+    old_home = tmp_path / "old" / "proj"
+    write(old_home / "a.txt", "a\n")
+    write(old_home / "sub" / "b.txt", "b\n")
+    dest = tmp_path / "backups-proj"
+    assert run_cli("backup-once", "--source-dir", old_home, "--dest-dir", dest).returncode == 0
+    new_home = tmp_path / "new" / "proj"
+    new_home.parent.mkdir()
+    os.rename(old_home, new_home)
+    (new_home / "a.txt").unlink()
+    write(new_home / "c.txt", "c\n")
+    config = write(
+        tmp_path / "config.yaml",
+        f"vms: {{vm1: {{}}}}\nmounts:\n  - source: {new_home}\n    backup: {dest}\n",
+    )
+    diff = run_cli("backup-diff", "--mount", new_home, "--config", config, "--json")
+    assert diff.returncode == 0, diff.stderr
+    report = json.loads(diff.stdout)
+    assert [(c["status"], c["path"]) for c in report["changes"]] == [("D", "a.txt"), ("A", "c.txt")]
+    assert "no longer exists" in diff.stderr and "backup-repoint" in diff.stderr
+    text = run_cli("backup-diff", "--mount", new_home, "--config", config)
+    assert text.stdout.endswith("-> live: 1 added, 0 modified, 1 deleted, 0 renamed\n")
 
 
 def test_a_store_of_another_folder_is_refused_and_can_be_repointed(tmp_path: Path) -> None:

@@ -246,6 +246,47 @@ def test_any_name_is_backed_up_and_a_file_that_cannot_be_read_is_named(
     assert (dest / snapshots_in(dest)[-1] / "locked.txt").read_text() == "secret\n"
 
 
+def test_names_rsync_read_as_comments_are_restored(project: Path, tmp_path: Path) -> None:
+    names = ("#notes.md", ";scratch", "#hash.txt", "dir1/#inner", " lead", "-dash")
+    for name in names:
+        write(project / name, f"content of {name}\n")
+    dest = tmp_path / "dest"
+    assert run_cli("backup-once", "--source-dir", project, "--dest-dir", dest).returncode == 0
+    good = snapshots_in(dest)[0]
+    out = tmp_path / "restored"
+    copy = run_cli("backup-restore", "--dest-dir", dest, "--snapshot", good, "--to", out)
+    assert copy.returncode == 0, copy.stderr
+    for name in names:
+        (project / name).unlink()
+        assert (out / name).read_text() == f"content of {name}\n"
+    back = run_cli("backup-restore", "--dest-dir", dest, "--snapshot", good, "--in-place",
+                   "#notes.md", "dir1/#inner")  # fmt: skip
+    assert back.returncode == 0, back.stderr
+    assert (project / "#notes.md").read_text() == "content of #notes.md\n"
+    assert (project / "dir1" / "#inner").read_text() == "content of dir1/#inner\n"
+    assert not (project / ";scratch").exists()  # only the paths asked for
+    whole = run_cli("backup-restore", "--dest-dir", dest, "--snapshot", good, "--in-place")
+    assert whole.returncode == 0, whole.stderr
+    assert all((project / n).read_text() == f"content of {n}\n" for n in names)
+
+
+def test_more_than_ten_unreadable_files_are_named_ten_then_counted(
+    project: Path, tmp_path: Path
+) -> None:
+    locked = [write(project / "locked" / f"{index:02}.txt", "secret\n") for index in range(13)]
+    for path in locked:
+        path.chmod(0o000)
+    dest = tmp_path / "dest"
+    proc = run_cli("backup-once", "--source-dir", project, "--dest-dir", dest, as_owner=True)
+    assert proc.returncode == 23, proc.stderr
+    (line,) = [line for line in proc.stderr.splitlines() if "could not be copied" in line]
+    named = "; ".join(f"locked/{index:02}.txt: Permission denied" for index in range(10))
+    assert line == f"warning: 13 file(s) could not be copied: {named}; and 3 more"
+    snapshot = dest / snapshots_in(dest)[0]
+    assert not (snapshot / "locked" / "00.txt").exists()
+    assert (snapshot / "dir3" / "file19.txt").exists()  # the rest is in the snapshot
+
+
 def test_vanished_files_give_a_complete_snapshot_with_a_warning(
     project: Path, tmp_path: Path
 ) -> None:

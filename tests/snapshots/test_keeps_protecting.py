@@ -123,6 +123,39 @@ def test_a_broken_config_never_decides_what_gets_deleted(tmp_path: Path) -> None
     assert "retention is skipped" in err
 
 
+def test_a_broken_config_never_changes_the_alarm_policy(tmp_path: Path) -> None:
+    """The user's alarm goes off at 20% lost. A typo elsewhere in the config must not put
+    the default 50% in its place: a loop then deleting 30% still sounds the alarm (with
+    the policy of the last config that loaded), and says both rules it keeps to."""
+    source = tmp_path / "proj"
+    for index in range(10):
+        write(source / f"{index}.txt", f"{index}\n")
+    dest = tmp_path / "dest"
+    home = tmp_path / "xdg"
+    config = write(home / "agsekit" / "config.yaml", "alarm: {deleted_fraction: 0.2}\n")
+    env = {"XDG_CONFIG_HOME": str(home), "CONFIG_PATH": ""}
+    first = run_cli("backup-once", "--source-dir", source, "--dest-dir", dest, env=env)
+    assert first.returncode == 0, first.stderr
+    config.write_text("alarm: {deleted_fraction: 0.2}\nretention: {keep_withn: 3650d}\n")
+    for index in range(3):
+        (source / f"{index}.txt").unlink()
+    proc = start_cli(
+        "backup-repeated", "--source-dir", source, "--dest-dir", dest, "--interval", "0.01",
+        env=env,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30
+        while len(snapshots_in(dest)) < 2 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGINT)
+        _out, err = proc.communicate(timeout=30)
+    assert len(snapshots_in(dest)) == 2, err
+    assert "retention is skipped" in err
+    assert "the alarm keeps the policy of the last config that loaded" in err
+    assert "MASS DELETION: 3 of 10 files" in err
+
+
 def test_a_loop_raises_the_alarm_when_the_source_is_emptied(tmp_path: Path) -> None:
     source = tmp_path / "proj"
     for index in range(5):
@@ -167,6 +200,41 @@ def test_a_failing_stdout_is_one_line_and_the_exit_code_is_the_snapshots(tmp_pat
     assert len(snapshots_in(dest)) == 1
 
 
+def _with_closed_stdout(*args: str | Path) -> subprocess.CompletedProcess[str]:
+    """`agsekit ARGS` writing into a pipe whose reading end is already closed (EPIPE)."""
+    read, write_end = os.pipe()
+    os.close(read)
+    try:
+        return subprocess.run(
+            [sys.executable, "-m", "agsekit", *map(str, args)],
+            stdout=write_end, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True,
+            check=False, timeout=60,
+        )  # fmt: skip
+    finally:
+        os.close(write_end)
+
+
+def test_a_closed_stdout_is_one_line_for_one_shot_commands(tmp_path: Path) -> None:
+    source = tmp_path / "proj"
+    for index in range(50):
+        write(source / f"{index:02}.txt", f"{index}\n")
+    dest = tmp_path / "dest"
+    once = _with_closed_stdout("backup-once", "--source-dir", source, "--dest-dir", dest)
+    assert once.returncode == 0  # the snapshot's own result
+    assert once.stderr == "agsekit: error: cannot write output: Broken pipe\n"
+    assert len(snapshots_in(dest)) == 1
+    for args in (
+        ("backup-list", "--dest-dir", dest),
+        ("backup-diff", "--dest-dir", dest, snapshots_in(dest)[0]),
+        ("backup-deleted", "--dest-dir", dest, "--json"),
+        ("config-example",),
+        ("--help",),
+    ):
+        proc = _with_closed_stdout(*args)
+        assert proc.returncode == 1, args
+        assert proc.stderr == "agsekit: error: cannot write output: Broken pipe\n", args
+
+
 def test_the_rules_that_leave_nothing_are_named(tmp_path: Path) -> None:
     source = tmp_path / "proj"
     write(source / "a.txt", "a\n")
@@ -184,6 +252,22 @@ def test_debug_shows_the_commands_agsekit_runs(tmp_path: Path) -> None:
     proc = run_cli("--debug", "backup-once", "--source-dir", source, "--dest-dir", tmp_path / "d")
     assert proc.returncode == 0, proc.stderr
     assert "debug: $ " in proc.stderr and "find" in proc.stderr
+
+
+def test_debug_shows_tracebacks_instead_of_one_line_errors(tmp_path: Path) -> None:
+    """What `agsekit --help` promises for --debug: the traceback of an error, where
+    without it the error is one line."""
+    missing = tmp_path / "no store here"
+    plain = run_cli("backup-list", "--dest-dir", missing)
+    assert plain.returncode == 2
+    assert plain.stderr == f"agsekit: error: there is no snapshot folder at {missing}\n"
+    debug = run_cli("--debug", "backup-list", "--dest-dir", missing)
+    assert debug.returncode != 0
+    assert debug.stderr.startswith("Traceback (most recent call last):\n")
+    assert debug.stderr.endswith(
+        f"agsekit.core.errors.UsageError: there is no snapshot folder at {missing}\n"
+    )
+    assert "Show Python tracebacks instead of one-line errors" in run_cli("--help").stdout
 
 
 def test_paths_are_taken_as_the_user_wrote_them(tmp_path: Path) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
 import sys
 from pathlib import Path
 
@@ -220,6 +222,27 @@ def test_doctor_reports_missing_mounts_partials_and_hard_links(setup: Setup) -> 
         assert f"{setup.source} has files but {setup.vm}:/home/ubuntu/proj looks empty" in out
 
 
+def test_doctor_runs_the_fast_store_check_and_reports_damage(setup: Setup) -> None:
+    setup.ok("create-vms")
+    setup.ok("mount", "--all")
+    taken = agsekit(
+        setup.mp.env, "backup-once", "--source-dir", str(setup.source),
+        "--dest-dir", str(setup.backup),
+    )  # fmt: skip
+    assert taken.returncode == 0, taken.stderr
+    (name,) = (p.name for p in setup.backup.iterdir() if not p.name.startswith("."))
+    code, out, _ = setup.run("doctor")
+    assert code == 0, out
+    assert f"ok       the 1 snapshot(s) in {setup.backup} are as recorded" in out
+    (setup.backup / name / "code.py").unlink()  # a file gone from inside the snapshot
+    code, out, _ = setup.run("doctor")
+    assert code == 1
+    assert (
+        f"PROBLEM  1 of 1 snapshot(s) in {setup.backup} differ from what was recorded: {name}\n"
+        f"         fix: see the details with `agsekit backup-check --dest-dir {setup.backup}`"
+    ) in out
+
+
 def test_shell_runs_in_the_vm(setup: Setup) -> None:
     setup.ok("create-vms")
     code, out, _ = setup.run("shell", setup.vm, input="echo inside-$(hostname)\n")
@@ -277,3 +300,65 @@ def test_destroy_vm_all_deletes_every_configured_vm_that_exists(
     assert [vm["name"] for vm in listed] == [stranger]
     assert (setup.source / "code.py").exists()
     assert "nothing to delete" in setup.ok("destroy-vm", "--all", "--yes")
+
+
+def test_config_rules_take_a_snapshot_and_status_shows_room_and_what_is_left_out(
+    setup: Setup,
+) -> None:
+    """End to end with the config's host-side rules: `mounts[].exclude` leaves out what it
+    names, and `ignore_files: host` means the tree's .backupignore (which an agent can
+    edit) is not read. `status` then shows the store's free space and inodes, and ends
+    the mount with the live paths no snapshot holds: the first ten, then a count."""
+    (setup.source / ".backupignore").write_text("code.py\n")  # not read: host rules only
+    secrets = [f"key{index:02}.secret" for index in range(12)]
+    for name in secrets:
+        (setup.source / name).write_text("not for the store\n")
+    setup.config.write_text(
+        f"vms:\n  {setup.vm}:\n    cpu: 1\n    ram: 512M\n    disk: 3G\n"
+        f"mounts:\n  - source: {setup.source}\n    backup: {setup.backup}\n"
+        "    target: /home/ubuntu/proj\n    exclude: ['*.secret']\n    ignore_files: host\n"
+    )
+    setup.ok("create-vms")
+    loop = subprocess.Popen(
+        [sys.executable, "-m", "agsekit", "backup-repeated-mount", "--mount", str(setup.source),
+         "--config", str(setup.config)],
+        env=setup.mp.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdin=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        assert loop.stdout is not None
+        first = loop.stdout.readline()
+        assert first.startswith("Snapshot "), first + (loop.stderr.read() if loop.stderr else "")
+    finally:
+        loop.send_signal(signal.SIGINT)
+        loop.communicate(timeout=30)
+    (snapshot,) = (p for p in setup.backup.iterdir() if not p.name.startswith("."))
+    assert sorted(p.name for p in snapshot.iterdir()) == [".backupignore", "code.py"]
+    assert (snapshot / "code.py").read_text() == "print('hi')\n"
+
+    mount = setup.status()["mounts"]
+    assert isinstance(mount, list)
+    seen = mount[0]
+    room = os.statvfs(setup.backup)
+    assert seen["store_total_bytes"] == room.f_blocks * room.f_frsize
+    assert seen["store_total_inodes"] == room.f_files
+    assert isinstance(seen["store_free_bytes"], int) and isinstance(seen["store_free_inodes"], int)
+    assert abs(seen["store_free_bytes"] - room.f_bavail * room.f_frsize) < 64 << 20
+    assert abs(seen["store_free_inodes"] - room.f_favail) < 1000
+    assert seen["left_out"] == secrets
+
+    lines = setup.ok("status").splitlines()
+    start = next(i for i, line in enumerate(lines) if line.startswith(f"  mount {setup.source}"))
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith("    "):
+            break
+        block.append(line)
+    assert block[1].startswith(f"    store {setup.backup}: ")
+    assert block[1].endswith(f" of {room.f_files} inodes free")
+    assert " free, " in block[1]
+    assert block[-1] == (
+        "    Left out by the ignore rules, so in no snapshot: 12 path(s): "
+        + ", ".join(secrets[:10])
+        + " and 2 more"
+    )

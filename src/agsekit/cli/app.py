@@ -5,11 +5,15 @@ from __future__ import annotations
 import importlib
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from agsekit import __version__
 from agsekit.core.errors import AgsekitError, ConfigError
+
+if TYPE_CHECKING:
+    from agsekit.cli.output import GuardedStream
 
 # name -> (module under agsekit.cli.commands, attribute, one-line help). Keeping the help
 # here lets `agsekit --help` list every command without importing any of them.
@@ -157,7 +161,7 @@ def main(argv: list[str] | None = None) -> None:
     debug = "--debug" in (argv if argv is not None else sys.argv[1:])
     guarded = output.guard_stdout()
     try:
-        code = cli.main(args=argv, prog_name="agsekit", standalone_mode=False)
+        code = _invoke(argv, guarded)
         sys.stdout.flush()
         if guarded.failed is not None:
             if isinstance(code, int) and code:
@@ -191,6 +195,21 @@ def main(argv: list[str] | None = None) -> None:
         _say(f"agsekit: error: {exc.strerror or exc}{where}")
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)
+
+
+def _invoke(argv: list[str] | None, guarded: GuardedStream) -> Any:
+    from agsekit.cli.output import OutputError, earned_exit
+
+    try:
+        return cli.main(args=argv, prog_name="agsekit", standalone_mode=False)
+    except SystemExit as exc:
+        if guarded.failed is None:
+            raise
+        # click itself turns a broken pipe into a silent exit 1: report it like any
+        # other output error (another code is the command's own result: keep it)
+        if isinstance(exc.code, int) and exc.code not in (0, 1):
+            earned_exit.append(exc.code)
+        raise OutputError(guarded.failed.errno, guarded.failed.strerror) from None
 
 
 def _say(text: str) -> None:

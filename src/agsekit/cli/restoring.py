@@ -39,7 +39,14 @@ def run_in_place(
     announced: list[RestoreRun] = []
 
     def alarm_check(outcome: SnapshotOutcome) -> None:
-        after_snapshot(target.store, outcome, reporter, alarm=target.alarm_policy())
+        policies = target.policies()
+        after_snapshot(
+            target.store,
+            outcome,
+            reporter,
+            alarm=policies.alarm,
+            remember=policies.problem is None,
+        )
 
     def on_safety(run: RestoreRun) -> None:
         announced.append(run)
@@ -133,6 +140,14 @@ def report(run: RestoreRun, folder: Path, target: StoreTarget) -> None:
             "removed or overwrote, although only the live ignore rules hid them "
             "(the safety snapshot holds them)",
             replaced,
+        )
+    left = {path for path, _reason in result.left_alone}
+    special = [p for p in plan.special if p not in left]
+    if special:
+        _list(
+            "replaced that were FIFOs, sockets or devices (they hold no content; no "
+            "snapshot, and so no undo, brings them back)",
+            special,
         )
     _list_reasons("left alone", plan.skipped + result.left_alone)
     _mention_kept(plan)

@@ -98,10 +98,7 @@ class StoreTarget:
         try:
             return policies_for_dest(load(self.config_path, required=False), self.store.dest)
         except ConfigError as exc:
-            return broken_config_policies(exc)
-
-    def alarm_policy(self) -> AlarmPolicy:
-        return self.policies().alarm
+            return broken_config_policies(exc, self.store)
 
 
 def load_alarm(config_path: str | None) -> AlarmPolicy:
@@ -114,16 +111,25 @@ def load_alarm(config_path: str | None) -> AlarmPolicy:
         return AlarmPolicy()
 
 
-def broken_config_policies(exc: Exception) -> Policies:
+def broken_config_policies(exc: Exception, store: Store) -> Policies:
+    """No retention, and the alarm policy of the last config that loaded for the store
+    (its defaults only when none ever did): a broken config never changes either."""
     from agsekit.config.model import AlarmPolicy
+    from agsekit.snapshots.keep.alarm import remembered_policy
 
     text = getattr(exc, "message", str(exc))
     problems = getattr(exc, "problems", [])
     detail = f" ({problems[0]})" if problems else ""
+    alarm = remembered_policy(store)
+    which = (
+        "the alarm keeps the policy of the last config that loaded"
+        if alarm is not None
+        else "the alarm uses its defaults (no config has loaded for this store yet)"
+    )
     return Policies(
         None,
-        AlarmPolicy(),
-        f"the config does not load ({text}{detail}): retention is skipped until it does",
+        alarm or AlarmPolicy(),
+        f"the config does not load ({text}{detail}): retention is skipped until it does; " + which,
     )
 
 
@@ -138,13 +144,14 @@ def policies_for_dest(config: Config, dest: Path) -> Policies:
 def quiet_policies(dest: Path) -> Policies:
     """Policies for commands that take no --config (backup-once, backup-repeated): from
     the default config when it loads; when it exists but does not load, retention is
-    skipped (and the alarm keeps its defaults)."""
+    skipped (and the alarm keeps the last policy that loaded)."""
     from agsekit.core.errors import ConfigError
+    from agsekit.snapshots.engine.store import Store
 
     try:
         config = load(None, required=False)
     except ConfigError as exc:
-        return broken_config_policies(exc)
+        return broken_config_policies(exc, Store(dest))
     return policies_for_dest(config, dest)
 
 

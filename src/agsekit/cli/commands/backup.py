@@ -225,7 +225,14 @@ def _aftercare(
             reporter.warning(policies.problem)
             store.log(policies.problem)
         keep = policies.retention if retention else None
-        after_snapshot(store, outcome, reporter, alarm=policies.alarm, retention=keep)
+        after_snapshot(
+            store,
+            outcome,
+            reporter,
+            alarm=policies.alarm,
+            retention=keep,
+            remember=policies.problem is None,
+        )
 
     return care
 

@@ -2,7 +2,8 @@
 
 Unchanged files are hard-linked from the previous snapshot after checking that the copy
 there still matches its manifest entry (a file damaged inside a snapshot is copied again
-from the source, never linked forward). Changed and new files are copied by agsekit
+from the source, never linked forward); so are renamed or moved files, found by their
+source inode and checked by content. Changed and new files are copied by agsekit
 itself: each source file is opened relative to folders checked to be the ones the walk
 saw, only if it is still the regular file the walk saw, and copied with its holes kept
 and its content digest computed on the way. Files that are hard links of each other in
@@ -19,7 +20,17 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from agsekit.core.errors import SnapshotError
-from agsekit.snapshots.engine.tree import DIR, FILE, LINK, Meta, Tree, same_content, stored_mode
+from agsekit.snapshots.engine.content import digest_at
+from agsekit.snapshots.engine.tree import (
+    DIR,
+    FILE,
+    LINK,
+    Meta,
+    Tree,
+    same_content,
+    same_metadata,
+    stored_mode,
+)
 from agsekit.tools import root as fs
 
 _NO_LINKS = {errno.EPERM, errno.EOPNOTSUPP, errno.ENOTSUP, errno.EXDEV}
@@ -68,6 +79,7 @@ class _Build:
     partial_root: int  # the new snapshot's folder, apart from the cursor's descriptors
     leaders: dict[tuple[int, int], bytes] = field(default_factory=dict)
     can_link: bool = True
+    by_identity: dict[tuple[int, int, int], list[bytes]] | None = None  # see _link_renamed
 
 
 def build_snapshot(
@@ -144,8 +156,10 @@ def _place(job: _Build, path: bytes) -> None:
         os.symlink(meta.target or b"", name, dir_fd=parent_fd)
         os.utime(name, ns=(meta.mtime_ns, meta.mtime_ns), dir_fd=parent_fd, follow_symlinks=False)
         job.result.symlinks += 1
-    elif not _link_to_leader(job, path, meta, parent_fd, name) and not _link_from_previous(
-        job, path, meta, parent_fd, name
+    elif not (
+        _link_to_leader(job, path, meta, parent_fd, name)
+        or _link_from_previous(job, path, meta, parent_fd, name)
+        or _link_renamed(job, path, meta, parent_fd, name)
     ):
         _copy_file(job, path, meta, parent_fd, name)
 
@@ -213,6 +227,51 @@ def _link_from_previous(job: _Build, path: bytes, meta: Meta, parent_fd: int, na
     job.result.linked += 1
     _remember_leader(job, path, meta)
     return True
+
+
+def _link_renamed(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: bytes) -> bool:
+    """A new path whose file the previous snapshot holds under another name (renamed or
+    moved: same source inode, mode, size and mtime) is linked to that copy, not copied
+    again, once the source's content is read and found to be the recorded one."""
+    if not job.can_link or job.previous is None or path in job.prev_tree or not meta.ino:
+        return False
+    if job.by_identity is None:
+        job.by_identity = {}
+        for old, before in job.prev_tree.items():
+            if before.kind == FILE and before.ino and before.digest is not None:
+                key = (before.ino, before.size, before.mtime_ns)
+                job.by_identity.setdefault(key, []).append(old)
+    olds = job.by_identity.get((meta.ino, meta.size, meta.mtime_ns), [])
+    olds = [old for old in olds if same_metadata(job.prev_tree[old], meta)]
+    if not olds:
+        return False
+    digest = digest_at(job.source, path, (meta.dev, meta.ino) if meta.dev else None)
+    for old in olds:
+        before = job.prev_tree[old]
+        if digest is None or before.digest != digest:
+            continue
+        try:
+            prev_fd, old_name = job.previous.parent_of(old)
+            st = fs.lstat_at(prev_fd, old_name)
+        except OSError:
+            continue
+        if st is None or not _matches(st, before):
+            continue
+        try:
+            os.link(old_name, name, src_dir_fd=prev_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
+        except OSError as exc:
+            if exc.errno in _NO_LINKS:
+                job.can_link = False
+                job.result.hardlinks_unsupported = True
+                return False
+            if exc.errno in (errno.EMLINK, errno.ENOENT):
+                continue
+            raise
+        job.tree[path] = meta._replace(digest=digest, store_ino=st.st_ino)
+        job.result.linked += 1
+        _remember_leader(job, path, meta)
+        return True
+    return False
 
 
 def _matches(st: os.stat_result | None, recorded: Meta) -> bool:

@@ -17,6 +17,7 @@ logged and sent to the desktop; retention then runs with all of those protected.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -376,14 +377,19 @@ def after_snapshot(
     session_start: str | None = None,
     notifier: Notifier = notify.notify,
     now: datetime | None = None,
+    remember: bool = True,
 ) -> Aftermath:
     """The alarm check, then (when a policy is given) retention, protecting what the
     alarm pinned. Failures are reported and logged, never raised: the snapshot itself is
-    already safe."""
+    already safe. Unless told the alarm policy is not the config's (`remember=False`),
+    the store remembers it, for the runs that find the config broken."""
     moment = now or datetime.now(timezone.utc)
     raised = None
     removed: tuple[str, ...] = ()
     problems: list[str] = []
+    if remember:
+        with contextlib.suppress(OSError):  # best effort: never in the alarm's way
+            baseline.remember_policy(store, policy_record(alarm))
     try:
         if outcome.status == "refused" and outcome.refused == "space":
             notify_refusal(store, outcome.message or "no room", reporter, notifier)
@@ -409,6 +415,33 @@ def after_snapshot(
         store.log(f"after snapshot {outcome.name} failed: {text}")
         problems.append(text)
     return Aftermath(raised, removed, tuple(problems))
+
+
+def policy_record(policy: AlarmPolicy) -> dict[str, object]:
+    return {
+        "enabled": policy.enabled,
+        "deleted_fraction": policy.deleted_fraction,
+        "deleted_files": policy.deleted_files,
+    }
+
+
+def remembered_policy(store: Store) -> AlarmPolicy | None:
+    """The alarm policy of the last config that loaded for this store, if it is sound."""
+    record = baseline.remembered_policy(store)
+    if record is None:
+        return None
+    enabled, fraction, files = (
+        record.get("enabled"),
+        record.get("deleted_fraction"),
+        record.get("deleted_files"),
+    )
+    if not isinstance(enabled, bool) or isinstance(fraction, bool) or isinstance(files, bool):
+        return None
+    if not isinstance(fraction, int | float) or not 0 < fraction <= 1:
+        return None
+    if not isinstance(files, int) or files < 1:
+        return None
+    return AlarmPolicy(float(fraction), files, enabled)
 
 
 def _new_name(outcome: SnapshotOutcome) -> str | None:

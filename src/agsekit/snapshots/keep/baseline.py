@@ -59,3 +59,17 @@ def remember_alarm(store: Store, record: dict[str, Any]) -> None:
     data = _load(store)
     data["last"] = record
     _save(store, data)
+
+
+def remembered_policy(store: Store) -> dict[str, Any] | None:
+    """The alarm policy of the last config that loaded for this store (as written by
+    remember_policy), for when the config does not load."""
+    policy = _load(store).get("policy")
+    return policy if isinstance(policy, dict) else None
+
+
+def remember_policy(store: Store, record: dict[str, Any]) -> None:
+    data = _load(store)
+    if data.get("policy") != record:
+        data["policy"] = record
+        _save(store, data)

@@ -200,7 +200,7 @@ def _remove(job: _Apply, paths: list[bytes], *, counted: bool) -> None:
             if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
                 job.leave(path, "a folder that holds something new; kept")
                 continue
-            raise
+            raise _named(job, path, exc) from exc
         if counted:
             job.result.deleted += 1
 
@@ -229,6 +229,17 @@ def _write(job: _Apply, path: bytes) -> None:
             )
     except _LeftAlone as left:
         job.leave(path, left.reason)
+    except fs.TreeChanged:
+        raise
+    except OSError as exc:
+        raise _named(job, path, exc) from exc
+
+
+def _named(job: _Apply, path: bytes, exc: OSError) -> OSError:
+    """The error naming the path in the target that could not be changed, not the
+    temporary name or the bare name that the call used beside its folder's descriptor."""
+    where = os.path.join(job.plan.target, path) if path else job.plan.target
+    return OSError(exc.errno, exc.strerror, os.fsdecode(where))
 
 
 def _make_folder(job: _Apply, fd: int, name: bytes) -> None:
@@ -328,6 +339,8 @@ def _folder_attributes(job: _Apply) -> None:
             os.utime(name, ns=(meta.mtime_ns, meta.mtime_ns), dir_fd=fd, follow_symlinks=False)
         except (_LeftAlone, fs.TreeChanged, FileNotFoundError):
             job.leave(path, "changed during the restore; its mode and time were not set")
+        except OSError as exc:
+            raise _named(job, path, exc) from exc
 
 
 def _give_modes_back(job: _Apply) -> None:

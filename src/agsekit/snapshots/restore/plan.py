@@ -93,6 +93,7 @@ class RestorePlan:
     live: dict[bytes, Seen] = field(default_factory=dict)  # what the plan saw
     target_exists: bool = True
     leftovers: list[bytes] = field(default_factory=list)  # temporary files of a killed restore
+    special: list[bytes] = field(default_factory=list)  # FIFOs, sockets, devices it replaces
 
     @property
     def changes(self) -> int:
@@ -229,6 +230,8 @@ def _classify(looker: _Looker, path: bytes, meta: Meta) -> None:
             return
         plan.replace.append(path)
         plan.overwrite.append(path)
+        if _kind(st.st_mode) == "other":
+            plan.special.append(path)  # no content, no snapshot can hold it: nothing to save
         if meta.kind == DIR:
             plan.fresh_dirs.add(path)
     elif meta.kind == DIR or _same(looker, path, meta, st):

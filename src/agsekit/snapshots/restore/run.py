@@ -4,7 +4,9 @@ An in-place restore holds the store's lock from its plan to its last write. Befo
 changes anything it takes a safety snapshot that holds every path the restore will
 overwrite or remove, whatever the live ignore rules say, and pins it (labelled "before
 restore of NAME"), so the restore can always be undone, and retention never removes the
-undo point. A path the safety snapshot could not save is left alone and named. The caller
+undo point. A path the safety snapshot could not save is left alone and named; a FIFO,
+socket or device where the snapshot has an entry holds no content, so it is replaced
+(and named), although no snapshot, and so no undo, can bring such a file back. The caller
 is told about the safety snapshot as soon as it exists (`on_safety`), so that the undo
 command is printed even when the restore then fails or is stopped half-way.
 """
@@ -148,7 +150,8 @@ def _save_live_state(
     kind = old.kind if old is not None and old.pinned else "undo"
     set_mark(store, name, pinned=True, label=undo_label(plan.snapshot), kind=kind, keep_label=True)
     saved = snapshot_tree(store, name)
-    unsaved = [p for p in touched if not _holds(saved, plan, p)]
+    special = set(plan.special)
+    unsaved = [p for p in touched if p not in special and not _holds(saved, plan, p)]
     return SafetyPoint(name, outcome.status == "created", _hidden(outcome)), unsaved
 
 

@@ -169,3 +169,24 @@ def test_a_taken_vm_port_is_shown_and_retried(
     finally:
         holder.close()
         stop(proc)
+
+
+def test_the_ssh_of_a_killed_portforward_is_ended_by_the_next(
+    ssh_vm: SshVm, services: Services, tmp_path: Path
+) -> None:
+    ssh_vm.configure(services.forwards())
+    first = start_portforward(ssh_vm, tmp_path / "first.log")
+    try:
+        poll(services.all_pass, "the first runner's forwards", timeout=90)
+    finally:
+        first.kill()  # SIGKILL: no chance to stop its ssh, which leads its own session
+        first.wait(timeout=30)
+    second = start_portforward(ssh_vm, tmp_path / "second.log")
+    try:
+        poll(lambda: "forwards up" in (tmp_path / "second.log").read_text(), "the second runner")
+        assert services.all_pass()
+        assert f"(portforward, pid {second.pid}): up" in ssh_vm.run("status").stdout
+    finally:
+        code = stop(second)
+    assert code == 130, (tmp_path / "second.log").read_text()
+    assert not accepts("127.0.0.1", services.local_port)  # no ssh of either is left

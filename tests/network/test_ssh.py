@@ -3,10 +3,13 @@ puts into the VM, the pinned host key, and the three forms of arguments."""
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.network.conftest import SshVm
 from tests.network.sshd import EchoServer, accepts, exchange, free_port, poll
@@ -115,3 +118,49 @@ def test_destroying_the_vm_unpins_its_host_key(ssh_vm: SshVm) -> None:
     result = ssh_vm.run("destroy-vm", ssh_vm.vm, "--yes")
     assert result.returncode == 0, result.stderr
     assert f"agsekit-{ssh_vm.vm} " not in known_hosts.read_text()
+
+
+def test_a_loose_key_folder_is_made_private_again(ssh_vm: SshVm) -> None:
+    assert ssh_vm.run("ssh", ssh_vm.vm, "--", "true").returncode == 0
+    folder = ssh_folder(ssh_vm)
+    folder.chmod(0o777)
+    (folder / "id_ed25519").chmod(0o644)
+    result = ssh_vm.run("ssh", ssh_vm.vm, "--", "true")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "id_ed25519").stat().st_mode) == 0o600
+
+
+def _planted_pair(folder: Path) -> str:
+    """Another user's key pair where agsekit keeps its own; its public key."""
+    folder.mkdir(parents=True)
+    key = folder / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key.with_suffix(".pub").read_text().strip()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_key_folder_of_another_user_is_refused(ssh_vm: SshVm) -> None:
+    folder = ssh_folder(ssh_vm)
+    planted = _planted_pair(folder)
+    for path in (folder, *folder.iterdir()):
+        os.chown(path, 65534, 65534)
+    result = ssh_vm.run("ssh", ssh_vm.vm, "--", "true")
+    assert result.returncode == 1
+    assert "belongs to another user (uid 65534)" in result.stderr
+    keys = ssh_vm.authorized_keys
+    assert not keys.exists() or planted not in keys.read_text()
+
+
+def test_a_link_planted_at_the_key_is_refused(ssh_vm: SshVm, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    planted = _planted_pair(elsewhere)
+    folder = ssh_folder(ssh_vm)
+    folder.mkdir(parents=True)
+    for name in ("id_ed25519", "id_ed25519.pub"):
+        (folder / name).symlink_to(elsewhere / name)
+    result = ssh_vm.run("ssh", ssh_vm.vm, "--", "true")
+    assert result.returncode == 1
+    assert "is not a file of your own" in result.stderr
+    keys = ssh_vm.authorized_keys
+    assert not keys.exists() or planted not in keys.read_text()

@@ -164,3 +164,24 @@ def test_a_link_planted_at_the_key_is_refused(ssh_vm: SshVm, tmp_path: Path) -> 
     assert "is not a file of your own" in result.stderr
     keys = ssh_vm.authorized_keys
     assert not keys.exists() or planted not in keys.read_text()
+
+
+def test_options_of_the_user_do_not_turn_the_pinning_off(ssh_vm: SshVm) -> None:
+    assert ssh_vm.run("ssh", ssh_vm.vm, "--", "true").returncode == 0
+    ssh_vm.sshd.stop()
+    ssh_vm.sshd.host_key.unlink()
+    ssh_vm.sshd.host_key.with_suffix(".pub").unlink()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ssh_vm.sshd.host_key)],
+        check=True,
+    )
+    ssh_vm.sshd.start()
+    for weaker in (
+        ["-o", "StrictHostKeyChecking=no"],
+        ["-oUserKnownHostsFile=/dev/null", "-o", "HostKeyAlias=other"],
+        ["-F", "/dev/null"],
+    ):
+        result = ssh_vm.run("ssh", ssh_vm.vm, *weaker, "--", "echo", "should-not-run")
+        assert result.returncode == 255, weaker
+        assert "should-not-run" not in result.stdout
+        assert "Host key verification failed." in result.stderr

@@ -185,3 +185,23 @@ def test_options_of_the_user_do_not_turn_the_pinning_off(ssh_vm: SshVm) -> None:
         assert result.returncode == 255, weaker
         assert "should-not-run" not in result.stdout
         assert "Host key verification failed." in result.stderr
+
+
+def test_authorized_keys_that_is_a_fifo_is_an_error_not_a_hang(ssh_vm: SshVm) -> None:
+    keys = ssh_vm.authorized_keys
+    keys.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(keys)  # whoever is the VM's user can put one there
+    owner = keys.parent.parent.stat()
+    for path in (keys.parent, keys):
+        os.chown(path, owner.st_uid, owner.st_gid)
+    result = subprocess.run(
+        [sys.executable, "-m", "agsekit", "ssh", ssh_vm.vm, "--", "true"],
+        env=ssh_vm.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot put agsekit's ssh key into the VM" in result.stderr
+    assert "authorized_keys is not a regular file" in result.stderr

@@ -24,12 +24,18 @@ from agsekit.vm.backend import VmBackend
 
 KEY_NAME = "id_ed25519"
 
-# Appends the public key read from stdin, once: a second run changes nothing.
+# Appends the public key read from stdin, once: a second run changes nothing. Anything
+# but a regular file there (a FIFO, a link to /dev/zero, which whoever is the VM's user
+# may put there) is refused: reading or appending to it would never end.
 INSTALL_SCRIPT = r"""set -eu
 umask 077
 key=$(cat)
 mkdir -p "$HOME/.ssh"
 file="$HOME/.ssh/authorized_keys"
+if [ -e "$file" ] && [ ! -f "$file" ]; then
+  echo "$file is not a regular file" >&2
+  exit 1
+fi
 touch "$file"
 if ! grep -qxF -- "$key" "$file"; then
   if [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ]; then echo >> "$file"; fi

@@ -169,3 +169,55 @@ def test_a_taken_vm_port_is_shown_and_retried(
     finally:
         holder.close()
         stop(proc)
+
+
+def test_the_ssh_of_a_killed_portforward_is_ended_by_the_next(
+    ssh_vm: SshVm, services: Services, tmp_path: Path
+) -> None:
+    ssh_vm.configure(services.forwards())
+    first = start_portforward(ssh_vm, tmp_path / "first.log")
+    try:
+        poll(services.all_pass, "the first runner's forwards", timeout=90)
+    finally:
+        first.kill()  # SIGKILL: no chance to stop its ssh, which leads its own session
+        first.wait(timeout=30)
+    second = start_portforward(ssh_vm, tmp_path / "second.log")
+    try:
+        poll(lambda: "forwards up" in (tmp_path / "second.log").read_text(), "the second runner")
+        assert services.all_pass()
+        assert f"(portforward, pid {second.pid}): up" in ssh_vm.run("status").stdout
+    finally:
+        code = stop(second)
+    assert code == 130, (tmp_path / "second.log").read_text()
+    assert not accepts("127.0.0.1", services.local_port)  # no ssh of either is left
+
+
+def test_a_holder_named_with_control_characters_is_shown_escaped(
+    ssh_vm: SshVm, services: Services
+) -> None:
+    ssh_vm.configure(services.forwards())
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import ctypes, socket, sys\n"
+            "ctypes.CDLL(None).prctl(15, b'\\x1b[2J\\x1b]0;x\\x07\\nfake', 0, 0, 0)\n"
+            f"s = socket.create_server(('127.0.0.1', {services.local_port}))\n"
+            "print('ready', flush=True)\n"
+            "sys.stdin.read()\n",
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+    )
+    try:
+        assert holder.stdout is not None
+        assert holder.stdout.readline() == b"ready\n"
+        result = ssh_vm.run("portforward")
+    finally:
+        holder.kill()
+        holder.wait()
+    assert result.returncode == 1
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert result.stderr.splitlines()[0].endswith(
+        f'in use by "\\033[2J\\033]0;x\\a\\nfake" (pid {holder.pid})'
+    )

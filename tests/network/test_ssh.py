@@ -3,10 +3,13 @@ puts into the VM, the pinned host key, and the three forms of arguments."""
 
 from __future__ import annotations
 
+import os
 import stat
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.network.conftest import SshVm
 from tests.network.sshd import EchoServer, accepts, exchange, free_port, poll
@@ -115,3 +118,90 @@ def test_destroying_the_vm_unpins_its_host_key(ssh_vm: SshVm) -> None:
     result = ssh_vm.run("destroy-vm", ssh_vm.vm, "--yes")
     assert result.returncode == 0, result.stderr
     assert f"agsekit-{ssh_vm.vm} " not in known_hosts.read_text()
+
+
+def test_a_loose_key_folder_is_made_private_again(ssh_vm: SshVm) -> None:
+    assert ssh_vm.run("ssh", ssh_vm.vm, "--", "true").returncode == 0
+    folder = ssh_folder(ssh_vm)
+    folder.chmod(0o777)
+    (folder / "id_ed25519").chmod(0o644)
+    result = ssh_vm.run("ssh", ssh_vm.vm, "--", "true")
+    assert result.returncode == 0, result.stderr
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o700
+    assert stat.S_IMODE((folder / "id_ed25519").stat().st_mode) == 0o600
+
+
+def _planted_pair(folder: Path) -> str:
+    """Another user's key pair where agsekit keeps its own; its public key."""
+    folder.mkdir(parents=True)
+    key = folder / "id_ed25519"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    return key.with_suffix(".pub").read_text().strip()
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder to another user needs root")
+def test_a_key_folder_of_another_user_is_refused(ssh_vm: SshVm) -> None:
+    folder = ssh_folder(ssh_vm)
+    planted = _planted_pair(folder)
+    for path in (folder, *folder.iterdir()):
+        os.chown(path, 65534, 65534)
+    result = ssh_vm.run("ssh", ssh_vm.vm, "--", "true")
+    assert result.returncode == 1
+    assert "belongs to another user (uid 65534)" in result.stderr
+    keys = ssh_vm.authorized_keys
+    assert not keys.exists() or planted not in keys.read_text()
+
+
+def test_a_link_planted_at_the_key_is_refused(ssh_vm: SshVm, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    planted = _planted_pair(elsewhere)
+    folder = ssh_folder(ssh_vm)
+    folder.mkdir(parents=True)
+    for name in ("id_ed25519", "id_ed25519.pub"):
+        (folder / name).symlink_to(elsewhere / name)
+    result = ssh_vm.run("ssh", ssh_vm.vm, "--", "true")
+    assert result.returncode == 1
+    assert "is not a file of your own" in result.stderr
+    keys = ssh_vm.authorized_keys
+    assert not keys.exists() or planted not in keys.read_text()
+
+
+def test_options_of_the_user_do_not_turn_the_pinning_off(ssh_vm: SshVm) -> None:
+    assert ssh_vm.run("ssh", ssh_vm.vm, "--", "true").returncode == 0
+    ssh_vm.sshd.stop()
+    ssh_vm.sshd.host_key.unlink()
+    ssh_vm.sshd.host_key.with_suffix(".pub").unlink()
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(ssh_vm.sshd.host_key)],
+        check=True,
+    )
+    ssh_vm.sshd.start()
+    for weaker in (
+        ["-o", "StrictHostKeyChecking=no"],
+        ["-oUserKnownHostsFile=/dev/null", "-o", "HostKeyAlias=other"],
+        ["-F", "/dev/null"],
+    ):
+        result = ssh_vm.run("ssh", ssh_vm.vm, *weaker, "--", "echo", "should-not-run")
+        assert result.returncode == 255, weaker
+        assert "should-not-run" not in result.stdout
+        assert "Host key verification failed." in result.stderr
+
+
+def test_authorized_keys_that_is_a_fifo_is_an_error_not_a_hang(ssh_vm: SshVm) -> None:
+    keys = ssh_vm.authorized_keys
+    keys.parent.mkdir(parents=True, exist_ok=True)
+    os.mkfifo(keys)  # whoever is the VM's user can put one there
+    owner = keys.parent.parent.stat()
+    for path in (keys.parent, keys):
+        os.chown(path, owner.st_uid, owner.st_gid)
+    result = subprocess.run(
+        [sys.executable, "-m", "agsekit", "ssh", ssh_vm.vm, "--", "true"],
+        env=ssh_vm.env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "cannot put agsekit's ssh key into the VM" in result.stderr
+    assert "authorized_keys is not a regular file" in result.stderr

@@ -103,6 +103,8 @@ class VmForwarder:
             start_new_session=True,  # a Ctrl+C reaches agsekit, which stops ssh itself
         )
         CHILDREN.add(proc)
+        self.state.ssh_pid = proc.pid  # ended by the next runner should this one be killed
+        forwardstate.write_state(self.state)
         words: collections.deque[str] = collections.deque(maxlen=3)
         was_up = threading.Event()
         reader = threading.Thread(target=self._read, args=(proc.stderr, words, was_up), daemon=True)
@@ -114,6 +116,7 @@ class VmForwarder:
         finally:
             CHILDREN.discard(proc)
         reader.join(timeout=5)
+        self.state.ssh_pid = None
         if not stop.is_set():
             said = " / ".join(words) or "no message"
             self._down(f"ssh to the VM ended (exit {proc.returncode}): {said}")

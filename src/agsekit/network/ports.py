@@ -10,6 +10,7 @@ import socket
 from pathlib import Path
 
 from agsekit.config.model import Address
+from agsekit.core.display import show_path
 from agsekit.core.errors import AgsekitError
 
 LISTEN = "0A"
@@ -57,7 +58,7 @@ def holder_of(port: int) -> str | None:
     for pid in _pids():
         for inode in _socket_inodes(pid):
             if inode in inodes:
-                return f"{_name(pid)} (pid {pid})"
+                return f"{show_path(_name(pid))} (pid {pid})"  # any user names its own
     return None
 
 

@@ -12,22 +12,30 @@ import contextlib
 import fcntl
 import os
 import shutil
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from agsekit.core.display import show_path
 from agsekit.core.errors import AgsekitError
 from agsekit.tools import ssh
 from agsekit.vm.backend import VmBackend
 
 KEY_NAME = "id_ed25519"
 
-# Appends the public key read from stdin, once: a second run changes nothing.
+# Appends the public key read from stdin, once: a second run changes nothing. Anything
+# but a regular file there (a FIFO, a link to /dev/zero, which whoever is the VM's user
+# may put there) is refused: reading or appending to it would never end.
 INSTALL_SCRIPT = r"""set -eu
 umask 077
 key=$(cat)
 mkdir -p "$HOME/.ssh"
 file="$HOME/.ssh/authorized_keys"
+if [ -e "$file" ] && [ ! -f "$file" ]; then
+  echo "$file is not a regular file" >&2
+  exit 1
+fi
 touch "$file"
 if ! grep -qxF -- "$key" "$file"; then
   if [ -s "$file" ] && [ -n "$(tail -c 1 "$file")" ]; then echo >> "$file"; fi
@@ -52,14 +60,42 @@ def ensure_key() -> Path:
     one pair)."""
     folder = ssh_dir()
     key = folder / KEY_NAME
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    _check_private(folder, key)
     if key.exists() and key.with_suffix(".pub").exists():
         return key
-    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
-    folder.chmod(0o700)
     with _locked(folder / "lock"):
         if not (key.exists() and key.with_suffix(".pub").exists()):
             _generate(folder, key)
     return key
+
+
+def _check_private(folder: Path, key: Path) -> None:
+    """The folder and its files are this user's own, and only theirs to read: one that
+    another user could have put there (a folder moved in from a parent that others may
+    write to, a planted link) would give agsekit that user's key and known_hosts."""
+    me = os.geteuid()
+    info = folder.stat()
+    if info.st_uid != me:
+        raise AgsekitError(
+            f"agsekit's ssh folder {show_path(str(folder))} belongs to another user "
+            f"(uid {info.st_uid})",
+            hint="remove it (agsekit makes a new key pair) or make it yours",
+        )
+    if stat.S_IMODE(info.st_mode) != 0o700:
+        folder.chmod(0o700)
+    for path in (key, key.with_suffix(".pub"), folder / "known_hosts"):
+        try:
+            found = path.lstat()
+        except FileNotFoundError:
+            continue
+        if not stat.S_ISREG(found.st_mode) or found.st_uid != me:
+            raise AgsekitError(
+                f"{show_path(str(path))} is not a file of your own (a link, or another user's)",
+                hint=f"remove it; agsekit makes what it needs in {show_path(str(folder))}",
+            )
+        if path == key and stat.S_IMODE(found.st_mode) & 0o077:
+            key.chmod(0o600)
 
 
 @contextlib.contextmanager

@@ -126,12 +126,8 @@ def _wanted_forwards(config: Config, vms: tuple[str, ...]) -> dict[str, tuple[Fo
             hint="add port-forwarding under a VM in the config (see agsekit config-example)",
         )
     for name, forwards in wanted.items():
-        state = forwardstate.read_state(name)
-        if state is not None and state.running:
-            raise forwardstate.Busy(
-                f"the forwards of {name} are already kept up by {state.keeper} (pid {state.pid})",
-                hint="see them with `agsekit status`",
-            )
+        with forwardstate.runner_lock(name):  # Busy when kept up; ends a killed one's ssh
+            pass
         for forward in forwards:
             if forward.listens_on_host and forward.host_addr is not None:
                 ports.check_free(forward.host_addr)

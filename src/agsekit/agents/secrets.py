@@ -8,14 +8,13 @@ masked wherever agsekit shows or logs text.
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 from agsekit.core.display import MASK
 from agsekit.core.errors import ConfigError
+from agsekit.core.references import Filled
 
-_REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 LINE = 76
 
 
@@ -43,28 +42,15 @@ def resolve_environment(
     agent: str, env: Iterable[tuple[str, str]], host: Mapping[str, str]
 ) -> AgentEnvironment:
     """Substitute ${NAME} with the host's variable NAME; a missing one is an error."""
-    values = []
-    secrets: set[str] = set()
-    missing: list[str] = []
-    for key, template in env:
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in host:
-                missing.append(name)
-                return ""
-            if host[name]:
-                secrets.add(host[name])
-            return host[name]
-
-        values.append((key, _REFERENCE.sub(substitute, template)))
-    if missing:
-        names = ", ".join(sorted(set(missing)))
+    filled = Filled()
+    values = tuple((key, filled.fill(template, host)) for key, template in env)
+    if filled.missing:
         raise ConfigError(
-            f"agent {agent!r} needs the environment variable(s) {names}, which are not set",
-            problems=[f"set them before running, e.g.: export {missing[0]}=..."],
+            f"agent {agent!r} needs the environment variable(s) {filled.missing_names()}, "
+            "which are not set",
+            problems=[f"set them before running, e.g.: export {filled.missing[0]}=..."],
         )
-    return AgentEnvironment(tuple(values), frozenset(secrets))
+    return AgentEnvironment(values, frozenset(filled.used))
 
 
 def mask(text: str, secrets: Iterable[str]) -> str:

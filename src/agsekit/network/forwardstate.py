@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from agsekit.core.errors import AgsekitError
+from agsekit.tools import flock
 
 
 def forwards_dir(environ: Mapping[str, str] | None = None) -> Path:
@@ -132,19 +133,5 @@ def read_state(vm: str) -> ForwardingState | None:
         state = ForwardingState(**data)
     except (OSError, ValueError, TypeError):
         return None
-    state.running = _held(folder / f"{vm}.lock")
+    state.running = flock.held(folder / f"{vm}.lock")
     return state
-
-
-def _held(path: Path) -> bool:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False

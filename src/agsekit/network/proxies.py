@@ -7,7 +7,6 @@ specific level that sets either key decides, so an agent's `proxychains` replace
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -15,6 +14,7 @@ from typing import Literal
 from agsekit.config.model import Proxies
 from agsekit.core import proxyurl
 from agsekit.core.errors import ConfigError, UsageError
+from agsekit.core.references import Filled
 
 Kind = Literal["http", "proxychains"]
 # What the launcher reads proxychains' settings from (agents/launcher.py); it unsets them
@@ -24,7 +24,6 @@ CHAINS_CONF = "AGSEKIT_PROXYCHAINS_CONF"
 CHAINS_HOST = "AGSEKIT_PROXYCHAINS_HOST"
 ADDRESS_SLOT = "@PROXY_ADDRESS@"
 NO_PROXY_DEFAULTS = ("localhost", "127.0.0.1", "::1")
-REFERENCE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
 @dataclass(frozen=True)
@@ -48,24 +47,13 @@ class ProxyChoice:
         be written into the config or onto a command line)."""
         if not self.url:
             return self
-        missing: list[str] = []
-        used: set[str] = set()
-
-        def substitute(match: re.Match[str]) -> str:
-            name = match.group(1)
-            if name not in host:
-                missing.append(name)
-                return ""
-            if host[name]:
-                used.add(host[name])
-            return host[name]
-
-        url = REFERENCE.sub(substitute, self.url)
-        if missing:
+        filled = Filled()
+        url = filled.fill(self.url, host)
+        if filled.missing:
             raise ConfigError(
                 f"the proxy of {self.level} needs the environment variable(s) "
-                f"{', '.join(sorted(set(missing)))}, which are not set",
-                problems=[f"set them before running, e.g.: export {missing[0]}=..."],
+                f"{filled.missing_names()}, which are not set",
+                problems=[f"set them before running, e.g.: export {filled.missing[0]}=..."],
             )
         schemes = proxyurl.HTTP_SCHEMES if self.kind == "http" else proxyurl.CHAINS_SCHEMES
         try:
@@ -75,7 +63,7 @@ class ProxyChoice:
                 f"the proxy of {self.level} is not a proxy URL once its variables are "
                 f"filled in: {exc}"
             ) from None
-        return replace(self, url=url, substituted=frozenset(used))
+        return replace(self, url=url, substituted=frozenset(filled.used))
 
 
 def choose(levels: Sequence[tuple[str, Proxies]]) -> ProxyChoice:

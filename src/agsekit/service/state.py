@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from agsekit.core.errors import AgsekitError
+from agsekit.tools import flock
 
 LOG_CAP = 8 << 20
 WRITE_EVERY = 0.5
@@ -67,17 +68,7 @@ def running_lock(folder: Path) -> Iterator[None]:
 
 
 def is_running(folder: Path) -> bool:
-    try:
-        fd = os.open(folder / "lock", os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError:
-        return False
-    try:
-        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-    except BlockingIOError:
-        return True
-    finally:
-        os.close(fd)
-    return False
+    return flock.held(folder / "lock")
 
 
 @dataclass

@@ -36,6 +36,7 @@ from agsekit.snapshots.engine.names import (
     is_snapshot_name,
     parse_name,
 )
+from agsekit.tools import flock
 from agsekit.tools import root as fs
 
 STATE_DIR = ".agsekit"
@@ -298,17 +299,7 @@ class Store:
         return self._shared_lock_held("service.lock")
 
     def _shared_lock_held(self, name: str) -> bool:
-        try:
-            fd = os.open(self.state / name, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-        except OSError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-        return False
+        return flock.held(self.state / name, shared_too=True)
 
     # ----- cleanup and removal (lock must be held) -----------------------------------
 

@@ -209,8 +209,24 @@ def _link_from_previous(job: _Build, path: bytes, meta: Meta, parent_fd: int, na
     if st is None or not _matches(st, before):
         job.result.damaged.append(path)
         return False
+    if not _try_link(job, prev_fd, name, parent_fd, name):
+        return False
+    same_source = (before.ino, before.ctime_ns) == (meta.ino, meta.ctime_ns)
+    if before.store_ino == st.st_ino and before.digest is not None and same_source:
+        job.tree[path] = before  # the very entry recorded before (most files)
+    else:
+        job.tree[path] = meta._replace(digest=before.digest or meta.digest, store_ino=st.st_ino)
+    job.result.linked += 1
+    _remember_leader(job, path, meta)
+    return True
+
+
+def _try_link(job: _Build, src_fd: int, src_name: bytes, dst_fd: int, dst_name: bytes) -> bool:
+    """Hard-link a previous snapshot's copy into the new one. False when this copy cannot
+    be linked (too many links, gone) or the store cannot link at all (then no more links
+    are tried in this run); any other error is raised."""
     try:
-        os.link(name, name, src_dir_fd=prev_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
+        os.link(src_name, dst_name, src_dir_fd=src_fd, dst_dir_fd=dst_fd, follow_symlinks=False)
     except OSError as exc:
         if exc.errno in _NO_LINKS:
             job.can_link = False
@@ -219,13 +235,6 @@ def _link_from_previous(job: _Build, path: bytes, meta: Meta, parent_fd: int, na
         if exc.errno in (errno.EMLINK, errno.ENOENT):
             return False
         raise
-    same_source = (before.ino, before.ctime_ns) == (meta.ino, meta.ctime_ns)
-    if before.store_ino == st.st_ino and before.digest is not None and same_source:
-        job.tree[path] = before  # the very entry recorded before (most files)
-    else:
-        job.tree[path] = meta._replace(digest=before.digest or meta.digest, store_ino=st.st_ino)
-    job.result.linked += 1
-    _remember_leader(job, path, meta)
     return True
 
 
@@ -257,16 +266,10 @@ def _link_renamed(job: _Build, path: bytes, meta: Meta, parent_fd: int, name: by
             continue
         if st is None or not _matches(st, before):
             continue
-        try:
-            os.link(old_name, name, src_dir_fd=prev_fd, dst_dir_fd=parent_fd, follow_symlinks=False)
-        except OSError as exc:
-            if exc.errno in _NO_LINKS:
-                job.can_link = False
-                job.result.hardlinks_unsupported = True
+        if not _try_link(job, prev_fd, old_name, parent_fd, name):
+            if not job.can_link:
                 return False
-            if exc.errno in (errno.EMLINK, errno.ENOENT):
-                continue
-            raise
+            continue
         job.tree[path] = meta._replace(digest=digest, store_ino=st.st_ino)
         job.result.linked += 1
         _remember_leader(job, path, meta)

@@ -12,19 +12,17 @@ user, with a warning, and the record says so (config-check and run warn from it)
 
 from __future__ import annotations
 
-import json
 import os
 import posixpath
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from agsekit.agents import identity, scripts
 from agsekit.agents.catalogue import NODE_VERSION, AgentKind, kind_of
 from agsekit.agents.secrets import AgentEnvironment
 from agsekit.config.model import AgentSpec, Config
+from agsekit.core import records
 from agsekit.core.errors import AgsekitError, UsageError
 from agsekit.core.reporting import Reporter
 from agsekit.network import proxies
@@ -374,27 +372,20 @@ def state_file(environ: Mapping[str, str] | None = None) -> Path:
     return Path(base).expanduser() / "agsekit" / "agents.json"
 
 
-def read_records(path: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+def read_records(path: Path | None = None) -> records.Records:
     """What install-agents recorded: VM -> agent -> version, installed, isolated."""
-    try:
-        data = json.loads((path or state_file()).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return records.read(path or state_file())
 
 
 def record_versions(results: Sequence[AgentResult]) -> None:
     """Remember which version is installed where (the `version` a run without a pin got),
     and whether it has a user of its own."""
-    path = state_file()
-    data = read_records(path)
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for result in results:
-        entry = data.setdefault(result.vm, {}).setdefault(result.agent, {})
-        if entry.get("version") != result.version or result.action != "present":
-            entry.update({"version": result.version, "installed": stamp})
-        entry["isolated"] = result.isolated
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    records.record(
+        state_file(),
+        (
+            records.Installed(
+                r.vm, r.agent, r.version, r.action != "present", {"isolated": r.isolated}
+            )
+            for r in results
+        ),
+    )

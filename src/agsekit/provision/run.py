@@ -8,13 +8,10 @@ check finds what the first one put in place.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any
 
 from agsekit.agents.catalogue import NODE_VERSION
 from agsekit.agents.install import (
@@ -26,6 +23,7 @@ from agsekit.agents.install import (
     tail,
 )
 from agsekit.config.model import BundleSpec, Config
+from agsekit.core import records
 from agsekit.core.reporting import Reporter
 from agsekit.provision import scripts
 from agsekit.provision.catalogue import CATALOGUE, NVM_TAG, PYENV_TAG
@@ -188,26 +186,14 @@ def records_file(environ: Mapping[str, str] | None = None) -> Path:
     return state_file(environ).with_name("bundles.json")
 
 
-def read_records(path: Path | None = None) -> dict[str, dict[str, dict[str, Any]]]:
+def read_records(path: Path | None = None) -> records.Records:
     """What provision recorded: VM -> bundle -> version, installed (when)."""
-    try:
-        data = json.loads((path or records_file()).read_text())
-    except (OSError, ValueError):
-        return {}
-    return data if isinstance(data, dict) else {}
+    return records.read(path or records_file())
 
 
 def record_bundles(results: Sequence[BundleResult]) -> None:
-    if not results:
-        return
-    path = records_file()
-    data = read_records(path)
-    stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
-    for result in results:
-        entry = data.setdefault(result.vm, {}).setdefault(result.bundle, {})
-        if entry.get("version") != result.version or result.action != "present":
-            entry.update({"version": result.version, "installed": stamp})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    os.replace(tmp, path)
+    if results:
+        records.record(
+            records_file(),
+            (records.Installed(r.vm, r.bundle, r.version, r.action != "present") for r in results),
+        )

@@ -79,7 +79,7 @@ def test_unknown_key_names_line_path_and_suggestion(tmp_path: Path) -> None:
     assert problems == [
         "config.yaml:3: vms.a.cpus: unknown key (did you mean 'cpu'?); "
         "allowed here: cpu, ram, disk, cloud-init, http_proxy, proxychains, allowed_agents, "
-        "port-forwarding, install"
+        "port-forwarding, install, network"
     ]
 
 

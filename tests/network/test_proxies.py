@@ -251,3 +251,11 @@ def test_install_agents_passes_the_vm_proxy_to_its_steps(
     tunnels = [line for line in proxy.lines() if line.startswith("CONNECT ")]
     assert tunnels, result.stdout + result.stderr
     assert any(("nodejs.org:443" in t) or ("registry.npmjs.org:443" in t) for t in tunnels)
+
+
+def test_run_says_an_allowlist_is_not_enforced_yet(setup: Setup) -> None:
+    use_agent(setup, vm_extra="    network: {mode: allowlist, allow: [anthropic]}\n")
+    result = setup.run("run", "claude", "fetch", SITE)
+    assert "network mode allowlist is not enforced yet: claude can reach any host" in (
+        result.stdout + result.stderr
+    )

@@ -51,6 +51,11 @@ from agsekit.vm.lifecycle import start_vm
 from agsekit.vm.mounts import ensure_mounts
 
 Ask = Callable[[str], bool]
+# Until run starts the egress proxy for the session (issue 13), say so at every run.
+NOT_ENFORCED = (
+    "network mode allowlist is not enforced yet: {agent} can reach any host (the egress "
+    "proxy and its firewall are not wired into run; see the README's Egress allowlist)"
+)
 
 
 class UnprotectedError(AgsekitError):
@@ -129,6 +134,8 @@ def run_agent(
     proxy = proxy_choice(config, plan, request).expanded(environ)
     check_allowed(config, plan.agent.name, plan.mount, plan.vm)
     _check_isolation(config, plan, reporter, share_mount=request.share_mount)
+    if config.network_for(plan.agent, plan.vm).enforced:
+        reporter.warning(NOT_ENFORCED.format(agent=plan.agent.name))
     status = _ready_vm(config, plan, backend, reporter, ask=ask, auto_mount=request.auto_mount)
     check_reachable(config, plan.agent.name, plan.vm, status.mounts)
     env = _with_proxy(env, proxy, plan, status, reporter)

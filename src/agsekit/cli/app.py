@@ -73,6 +73,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "portforward",
         "Keep the VMs' port-forwarding up in the foreground (Ctrl+C stops).",
     ),
+    "net": ("net", "net", "Egress control: the allowlist proxy's log (net log VM --denied -f)."),
     "status": ("vm_info", "status", "VMs, resources, mounts and latest snapshots."),
     "doctor": ("vm_info", "doctor", "Check the host and config; explain each fix."),
     "list-bundles": ("bundles", "list_bundles", "Toolchain bundles a VM's `install:` may list."),

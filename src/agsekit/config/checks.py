@@ -17,6 +17,7 @@ from decimal import Decimal
 
 from agsekit.core import proxyurl
 from agsekit.core.durations import format_duration, parse_duration
+from agsekit.network import allowlist
 from agsekit.provision.catalogue import parse_item
 
 VM_NAME = re.compile(r"[a-zA-Z]([a-zA-Z0-9-]*[a-zA-Z0-9])?")
@@ -135,6 +136,12 @@ def split_address(value: str) -> tuple[str, int]:
     if not port.isascii() or not port.isdigit() or not 1 <= int(port) <= 65535:
         raise ValueError(f"the port must be a number from 1 to 65535 (got {port!r})")
     return host, int(port)
+
+
+def allow_entry(value: str) -> str:
+    """An entry of `network.allow`: a preset, a domain, a *.wildcard or an IP address."""
+    no_control(value)
+    return allowlist.check_entry(value)
 
 
 def host_path(value: str) -> str:

@@ -30,6 +30,7 @@ from agsekit.config.model import (
     BundleSpec,
     Config,
     ModelEndpoint,
+    NetworkKeys,
     Proxies,
     RetentionPolicy,
     Timing,
@@ -37,6 +38,7 @@ from agsekit.config.model import (
     allowed,
 )
 from agsekit.config.mounts import Defaults, resolve_mounts, resolve_retention
+from agsekit.config.network import check_open, network_keys, vm_policy
 from agsekit.config.schema import AgentModel, ConfigModel
 from agsekit.config.tree import Loc, TreeError, check_tree, parse_yaml, to_plain
 from agsekit.core.durations import parse_duration
@@ -212,6 +214,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             allowed(vm.allowed_agents),
             forwards[name],
             install=_bundles(vm.install, ("vms", name, "install"), locator, problems),
+            network=vm_policy(vm.network, ("vms", name), locator, problems),
         )
         for name, vm in model.vms.items()
     }
@@ -243,6 +246,7 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
             agent.isolation,
             _proxies(agent.http_proxy, agent.proxychains, ("agents", name), locator, problems),
             _endpoint(agent, ("agents", name), locator, problems),
+            _agent_network(agent, ("agents", name), vms, locator, problems),
         )
     _check_allowed_agents(model, locator, problems)
     alarm = AlarmPolicy(
@@ -260,6 +264,23 @@ def _resolve(model: ConfigModel, path: Path, locator: Locator, problems: list[st
         timing=defaults.timing,
         watch_budget=model.watch_budget,
     )
+
+
+def _agent_network(
+    agent: AgentModel,
+    where: tuple[str, ...],
+    vms: dict[str, VmSpec],
+    locator: Locator,
+    problems: list[str],
+) -> NetworkKeys | None:
+    """The agent's own keys; checked against its VM's mode when it names its VM."""
+    keys = network_keys(agent.network)
+    if keys is not None:
+        vm = vms.get(agent.vm) if agent.vm is not None else None
+        mode = keys.mode or (vm.network.mode if vm is not None else None)
+        if mode is not None:
+            check_open(keys, mode, where, locator, problems)
+    return keys
 
 
 def _endpoint(

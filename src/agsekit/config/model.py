@@ -92,6 +92,44 @@ class Forward:
         return f"socks5: SOCKS proxy in the VM at {self.vm_addr}, out through the host"
 
 
+NetworkMode = Literal["open", "allowlist"]
+
+
+@dataclass(frozen=True)
+class NetworkPolicy:
+    """Where an agent's traffic may go. "open": anywhere (nothing is checked); "allowlist":
+    only to the hosts of `allow` (entries as written: presets, domains, *.wildcards,
+    addresses), and never to the host or a private range when block_host_and_lan."""
+
+    mode: NetworkMode = "open"
+    allow: tuple[str, ...] = ()
+    block_host_and_lan: bool = False
+
+    @property
+    def enforced(self) -> bool:
+        return self.mode == "allowlist"
+
+
+@dataclass(frozen=True)
+class NetworkKeys:
+    """The `network:` keys one level sets (None: not set there, the level below decides)."""
+
+    mode: NetworkMode | None = None
+    allow: tuple[str, ...] | None = None
+    block_host_and_lan: bool | None = None
+
+    def over(self, base: NetworkPolicy) -> NetworkPolicy:
+        """These keys over base's; block_host_and_lan defaults to true in allowlist mode."""
+        mode = self.mode or base.mode
+        if mode == "open":
+            return NetworkPolicy()
+        allow = self.allow if self.allow is not None else base.allow
+        block = self.block_host_and_lan
+        if block is None:
+            block = base.block_host_and_lan if base.enforced else True
+        return NetworkPolicy(mode, allow, block)
+
+
 @dataclass(frozen=True)
 class BundleSpec:
     """An item of a VM's `install:`: a catalogued bundle, and the version asked for (None:
@@ -112,6 +150,7 @@ class VmSpec:
     allowed_agents: frozenset[str] | None = None  # None: every agent may run here
     forwards: tuple[Forward, ...] = ()
     install: tuple[BundleSpec, ...] = ()  # toolchain bundles (provision/catalogue.py)
+    network: NetworkPolicy = field(default_factory=NetworkPolicy)
 
 
 @dataclass(frozen=True)
@@ -199,6 +238,7 @@ class AgentSpec:
     isolation: str = "user"
     proxies: Proxies = field(default_factory=Proxies)
     model: ModelEndpoint | None = None
+    network: NetworkKeys | None = None  # the agent's own keys, over its VM's policy
 
 
 @dataclass(frozen=True)
@@ -213,6 +253,12 @@ class Config:
     reserve: float = DEFAULT_RESERVE
     timing: Timing = field(default_factory=Timing)
     watch_budget: int | None = None  # inotify watches the service may use; None: half the limit
+
+    def network_for(self, agent: AgentSpec, vm: str) -> NetworkPolicy:
+        """The policy an agent runs under in vm: the agent's keys over the VM's policy."""
+        spec = self.vms.get(vm)
+        base = spec.network if spec is not None else NetworkPolicy()
+        return agent.network.over(base) if agent.network is not None else base
 
     def mount_for(self, path: Path) -> MountSpec | None:
         """The mount whose source holds path; the deepest source wins."""

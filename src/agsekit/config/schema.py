@@ -47,6 +47,7 @@ MinInterval = Annotated[str, PlainValidator(checks.timing("min_interval"))]
 HttpProxy = Annotated[StrictStr, AfterValidator(checks.proxy_url(proxyurl.HTTP_SCHEMES))]
 ChainsProxy = Annotated[StrictStr, AfterValidator(checks.proxy_url(proxyurl.CHAINS_SCHEMES))]
 ForwardAddress = Annotated[StrictStr, AfterValidator(checks.address)]
+AllowEntry = Annotated[StrictStr, AfterValidator(checks.allow_entry)]
 
 
 class StrictModel(BaseModel):
@@ -81,6 +82,14 @@ class ForwardModel(StrictModel):
     vm_addr: ForwardAddress | None = Field(default=None, alias="vm-addr")
 
 
+class NetworkModel(StrictModel):
+    """`network:` of a VM or an agent; None: not set at this level."""
+
+    mode: Literal["open", "allowlist"] | None = None
+    allow: list[AllowEntry] | None = None
+    block_host_and_lan: StrictBool | None = None
+
+
 class VmModel(StrictModel):
     cpu: StrictInt = Field(default=2, ge=1, le=MAX_CPU)
     ram: StrictStr = "4G"
@@ -91,6 +100,7 @@ class VmModel(StrictModel):
     allowed_agents: list[AgentName] | None = None
     port_forwarding: list[ForwardModel] = Field(default_factory=list, alias="port-forwarding")
     install: list[BundleItem] = Field(default_factory=list)
+    network: NetworkModel | None = None
 
     @field_validator("ram")
     @classmethod
@@ -156,6 +166,7 @@ class AgentModel(StrictModel):
     http_proxy: HttpProxy | None = None
     proxychains: ChainsProxy | None = None
     model: EndpointModel | None = None
+    network: NetworkModel | None = None
 
     @field_validator("type")
     @classmethod

@@ -6,6 +6,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
+from agsekit.core.errors import UsageError
+from agsekit.snapshots.engine.store import Store
+from agsekit.snapshots.restore.plan import Wanted, plan_restore
 from tests.attack.tools import Host, agsekit, holding_secret, racing, watching
 from tests.helpers import snapshots_in, write
 from tests.service.conftest import Service, mount_config, service_env
@@ -124,3 +129,23 @@ def test_the_service_does_not_watch_an_inner_source_swapped_for_a_symlink(
             assert service.stop() == 143  # SIGTERM, as every stop of the service
     assert watch.seen == [] and host.state() == before
     assert len(snapshots_in(store)) == 1
+
+
+def test_a_restore_plan_never_walks_a_folder_swapped_after_it_was_checked(
+    tmp_path: Path, host: Host, env: dict[str, str]
+) -> None:
+    """The moment between the restore's check of the recorded folder and its walk of the
+    live tree: a symlink swapped in then is refused, never followed into the host folder
+    (the walk once opened the checked path with symlinks followed)."""
+    outer = tmp_path / "outer"
+    inner = outer / "sub"
+    store = tmp_path / "backups-outer-sub"
+    write(inner / "notes.txt", "the user's notes\n")
+    first = agsekit("backup-once", "--source-dir", inner, "--dest-dir", store, env=env)
+    assert first.returncode == 0, first.stderr
+    checked = Path(os.path.realpath(inner))  # what the restore resolved and checked
+    os.rename(inner, outer / ".moved-away")
+    os.symlink(host.inbox, inner)
+    with watching(host) as watch, pytest.raises(UsageError, match="cannot read"):
+        plan_restore(Store(store), [Wanted(snapshots_in(store)[0])], checked, delete=True)
+    assert watch.seen == []

@@ -307,8 +307,12 @@ def walk_path(
     *,
     skip: Collection[fs.Identity] = (),
     force: Collection[bytes] = (),
+    real: bool = False,
 ) -> WalkResult:
-    rootfd = fs.open_root(path)
+    """Walk the tree at path. real: path was resolved (and checked) already, so no
+    symlink is followed on the way to it either: a folder swapped for a link since is
+    TreeChanged, never the link's target."""
+    rootfd = fs.open_real(os.fsencode(path)) if real else fs.open_root(path)
     try:
         return walk_tree(rootfd, rules, skip=skip, force=force)
     finally:

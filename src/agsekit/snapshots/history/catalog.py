@@ -239,7 +239,8 @@ def live_walk(
     if not os.path.isdir(root):
         return WalkResult(tree={})
     try:
-        return walk_path(root, rules or live_rules(store), skip=store.own_folder(), force=force)
+        rules = rules or live_rules(store)
+        return walk_path(root, rules, skip=store.own_folder(), force=force, real=True)
     except OSError as exc:
         raise SnapshotError(f"cannot read {show_path(root)}: {exc.strerror or exc}") from None
 

@@ -162,7 +162,7 @@ def _tree_order(path: bytes) -> tuple[bytes, ...]:
 
 def _live_walk(target: bytes, store: Store, rules: RuleSource) -> WalkResult:
     try:
-        return walk_path(target, rules, skip=store.own_folder())
+        return walk_path(target, rules, skip=store.own_folder(), real=True)
     except OSError as exc:
         raise UsageError(f"cannot read {show_path(target)}: {exc.strerror or exc}") from None
 

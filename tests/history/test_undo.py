@@ -295,7 +295,9 @@ def test_folders_the_owner_cannot_write_or_read(project: Path, dest: Path, snap:
         (project / "src" / "deep").chmod(0o755)
 
 
-def test_a_moved_project_is_restored_where_it_is_now(tmp_path: Path) -> None:
+def moved_project(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """A project with one snapshot, moved to another folder, and a.txt deleted there:
+    (its old place, its new place, its snapshot folder)."""
     old_home = tmp_path / "old" / "proj"
     write(old_home / "a.txt", "a\n")
     write(old_home / "sub" / "b.txt", "b\n")
@@ -305,6 +307,11 @@ def test_a_moved_project_is_restored_where_it_is_now(tmp_path: Path) -> None:
     new_home.parent.mkdir()
     os.rename(old_home, new_home)
     (new_home / "a.txt").unlink()
+    return old_home, new_home, dest
+
+
+def test_a_moved_project_is_restored_where_it_is_now(tmp_path: Path) -> None:
+    old_home, new_home, dest = moved_project(tmp_path)
     config = write(
         tmp_path / "config.yaml",
         f"vms: {{vm1: {{}}}}\nmounts:\n  - source: {new_home}\n    backup: {dest}\n",
@@ -325,15 +332,7 @@ def test_a_moved_project_is_restored_where_it_is_now(tmp_path: Path) -> None:
 
 
 def test_a_moved_project_is_diffed_where_it_is_now(tmp_path: Path) -> None:
-    old_home = tmp_path / "old" / "proj"
-    write(old_home / "a.txt", "a\n")
-    write(old_home / "sub" / "b.txt", "b\n")
-    dest = tmp_path / "backups-proj"
-    assert run_cli("backup-once", "--source-dir", old_home, "--dest-dir", dest).returncode == 0
-    new_home = tmp_path / "new" / "proj"
-    new_home.parent.mkdir()
-    os.rename(old_home, new_home)
-    (new_home / "a.txt").unlink()
+    _, new_home, dest = moved_project(tmp_path)
     write(new_home / "c.txt", "c\n")
     config = write(
         tmp_path / "config.yaml",
